@@ -1,0 +1,1 @@
+"""The specification of batch normalization: clauses, properties, runner."""

@@ -1,0 +1,79 @@
+"""The ``bnspec`` command.
+
+``bnspec check TARGET`` runs every clause against TARGET and prints one row per
+clause (ID, level, result, time, statement), then the details of each failure.
+Exit status: 0 when every MUST clause passes (``--strict``: every SHOULD clause
+too) and nothing errored; 1 when a clause fails or errors; 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import report
+from .clauses import select
+from .runner import DEFAULT_MAX_EXAMPLES, Options, passed, run
+from .target import TargetError, load
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bnspec", description="The executable specification of batch normalization.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="check an implementation against every clause")
+    check.add_argument("target", help="'reference', 'module:attribute' or 'path/to/file.py:attribute'")
+    check.add_argument("--profile", help="conventions to expect (default: the target's own, else 'lecture')")
+    check.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, help="hypothesis examples per clause")
+    check.add_argument("--seed", type=int, default=0, help="hypothesis seed; the same seed reproduces a run")
+    check.add_argument("--clause", action="append", help="run only clauses with this ID or ID prefix (repeatable)")
+    check.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    check.add_argument("--strict", action="store_true", help="SHOULD clauses must pass too")
+    check.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.max_examples < 1:
+        print("bnspec: --max-examples must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        target = load(args.target, args.profile)
+    except TargetError as error:
+        print(f"bnspec: {error}", file=sys.stderr)
+        return 2
+    clauses = select(args.clause)
+    if not clauses:
+        print(f"bnspec: no clause matches {args.clause}", file=sys.stderr)
+        return 2
+    out = sys.stdout
+    if not args.quiet:
+        print(f"bnspec check {args.target}  (profile {target.profile.name}, layout {target.layout}, "
+              f"seed {args.seed}, {args.max_examples} examples per clause)", file=out)
+        print(report.HEADER, file=out)
+
+    def progress(result):
+        if not args.quiet:
+            print(report.row(result), file=out, flush=True)
+
+    start = time.perf_counter()
+    results = run(clauses, target, Options(max_examples=args.max_examples, seed=args.seed), progress)
+    report.print_failures(results, out)
+    ok = passed(results, args.strict)
+    print(f"\n{report.summary(results)} in {time.perf_counter() - start:.1f}s: "
+          f"{'conforms' if ok else 'does not conform'}", file=out)
+    if args.json:
+        report.write_json(args.json, results, {"target": args.target, "profile": target.profile.name,
+                                               "seed": args.seed, "max_examples": args.max_examples})
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args)
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

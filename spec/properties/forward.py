@@ -1,0 +1,159 @@
+"""Properties of forward in training mode (L6, L8, L9, paper Alg. 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from bnspec.reference import batchnorm as ref
+
+from .. import assertions as check
+from .. import strategies as draws
+from ..tolerances import tolerance
+from . import proves, scales
+
+
+@proves("BN-SHAPE-1")
+def output_shape(target, draw):
+    x = draws.layer(draw, min_m=1)
+    out = target.forward(x.z, x.gamma, x.beta, x.eps)
+    check.equal("shape of forward(z, gamma, beta, eps)", out.shape, x.z.shape)
+
+
+@proves("BN-DTYPE-1", needs=("forward", "backward"))
+def dtype_preserved(target, draw):
+    x = draws.layer(draw, max_offset_ratio=1e2)
+    dtype = np.dtype(draw(st.sampled_from(["float64", "float32"]), "dtype"))
+    z, gamma, beta = (a.astype(dtype) for a in (x.z, x.gamma, x.beta))
+    check.equal("dtype of forward's output", target.forward(z, gamma, beta, x.eps).dtype, dtype)
+    grad = draw(draws.upstream(x.n, x.m), "grad").astype(dtype)
+    for name, value in zip(("dz", "dgamma", "dbeta"), target.backward(z, gamma, beta, x.eps, grad), strict=True):
+        check.equal(f"dtype of backward's {name}", value.dtype, dtype)
+
+
+def _unit_output(target, x):
+    ones, zeros = np.ones((x.n, 1)), np.zeros((x.n, 1))
+    return target.forward(x.z, ones, zeros, x.eps), scales.output(x.z, ones, zeros, x.eps)
+
+
+@proves("BN-NORM-1")
+def zero_mean(target, draw):
+    x = draws.layer(draw, unit_affine=True)
+    out, scale = _unit_output(target, x)
+    check.close(
+        "mean over the mini-batch of forward(z, 1, 0, eps) per unit",
+        out.mean(axis=1, keepdims=True), np.zeros((x.n, 1)), tolerance("value", np.float64, x.m, scale), "value",
+    )
+
+
+@proves("BN-NORM-2")
+def unit_variance(target, draw):
+    x = draws.layer(draw, unit_affine=True)
+    out, scale = _unit_output(target, x)
+    _, var = ref.batch_statistics(x.z)
+    check.close(
+        "variance over the mini-batch of forward(z, 1, 0, eps) per unit",
+        out.var(axis=1, keepdims=True), var / (var + x.eps),
+        tolerance("value", np.float64, x.m, 2 * np.sqrt(x.m) * scale), "value",
+    )
+
+
+@proves("BN-AFFINE-1")
+def scale_and_shift(target, draw):
+    x = draws.layer(draw)
+    z_norm, _ = _unit_output(target, x)
+    out = target.forward(x.z, x.gamma, x.beta, x.eps)
+    check.close(
+        "forward(z, gamma, beta, eps) against gamma * forward(z, 1, 0, eps) + beta",
+        out, x.gamma * z_norm + x.beta, tolerance("pair", np.float64, x.m, scales.output(x.z, x.gamma, x.beta, x.eps)),
+        "pair",
+    )
+
+
+@proves("BN-AFFINE-2")
+def identity(target, draw):
+    x = draws.layer(draw)
+    mu, var = ref.batch_statistics(x.z)
+    gamma = np.sqrt(var + x.eps)
+    out = target.forward(x.z, gamma, mu, x.eps)
+    scale = scales.output(x.z, gamma, mu, x.eps)
+    check.close(
+        "forward(z, sqrt(sigma^2 + eps), mu, eps) against z", out, x.z,
+        tolerance("value", np.float64, x.m, scale), "value",
+    )
+
+
+@proves("BN-AFFINE-3")
+def mean_and_spread(target, draw):
+    x = draws.layer(draw)
+    out = target.forward(x.z, x.gamma, x.beta, x.eps)
+    _, var = ref.batch_statistics(x.z)
+    scale = scales.output(x.z, x.gamma, x.beta, x.eps)
+    check.close(
+        "mean over the mini-batch of forward(z, gamma, beta, eps) per unit",
+        out.mean(axis=1, keepdims=True), x.beta, tolerance("value", np.float64, x.m, scale), "value",
+    )
+    check.close(
+        "variance over the mini-batch of forward(z, gamma, beta, eps) per unit",
+        out.var(axis=1, keepdims=True), x.gamma**2 * var / (var + x.eps),
+        # var of values each off by d errs by 2 |out - mean| d, and computing it errs by u out^2.
+        tolerance("value", np.float64, x.m, 2 * np.sqrt(x.m) * scale**2), "value",
+    )
+
+
+@proves("BN-FWD-REF")
+def agrees_with_reference(target, draw):
+    x = draws.layer(draw)
+    out = target.forward(x.z, x.gamma, x.beta, x.eps)
+    check.close(
+        "forward(z, gamma, beta, eps) against the reference", out, ref.forward(x.z, x.gamma, x.beta, x.eps),
+        tolerance("pair", np.float64, x.m, scales.output(x.z, x.gamma, x.beta, x.eps)), "pair",
+    )
+
+
+@proves("BN-DEG-1", needs=("forward", "backward"))
+def constant_unit(target, draw):
+    x = draws.layer(draw)
+    unit = draw(st.integers(0, x.n - 1), "constant_unit")
+    z = x.z.copy()
+    z[unit, :] = z[unit, 0]
+    out = target.forward(z, x.gamma, x.beta, x.eps)
+    scale = scales.output(z, x.gamma, x.beta, x.eps)
+    check.close(
+        f"forward's output for the constant unit {unit}", out[unit], np.broadcast_to(x.beta[unit], (x.m,)),
+        tolerance("value", np.float64, x.m, scale[unit]), "value",
+    )
+    grad = draw(draws.upstream(x.n, x.m), "grad")
+    dz, dgamma, dbeta = target.backward(z, x.gamma, x.beta, x.eps, grad)
+    ref_dz, ref_dgamma, ref_dbeta = ref.backward(z, x.gamma, x.beta, x.eps, grad)
+    gradient_scales = (scales.dz(z, x.gamma, x.eps, grad), scales.dgamma(z, x.eps, grad), scales.dbeta(grad))
+    for name, observed, required, scale in zip(("dz", "dgamma", "dbeta"), (dz, dgamma, dbeta),
+                                               (ref_dz, ref_dgamma, ref_dbeta), gradient_scales, strict=True):
+        check.close(f"{name} with a constant unit", observed, required,
+                    tolerance("pair", np.float64, x.m, scale), "pair")
+
+
+@proves("BN-DEG-2", needs=("forward", "backward"))
+def single_example(target, draw):
+    x = draws.layer(draw, min_m=1, max_m=1)
+    grad = draw(draws.matrix(x.n, 1, -2.0, 2.0), "grad")
+    if target.profile.single_example == "raises":
+        for name, call in (("forward", lambda: target.forward(x.z, x.gamma, x.beta, x.eps)),
+                           ("backward", lambda: target.backward(x.z, x.gamma, x.beta, x.eps, grad))):
+            try:
+                call()
+            except AssertionError as failure:
+                check.holds(isinstance(failure.__cause__, ValueError),
+                            f"{name} at m = 1 raised {failure}; the {target.profile.name} profile requires ValueError")
+            else:
+                check.holds(False, f"{name} at m = 1 returned; the {target.profile.name} profile requires ValueError")
+        return
+    out = target.forward(x.z, x.gamma, x.beta, x.eps)
+    scale = scales.output(x.z, x.gamma, x.beta, x.eps)
+    check.close("forward at m = 1", out, x.beta, tolerance("value", np.float64, 1, scale), "value")
+    dz, dgamma, dbeta = target.backward(x.z, x.gamma, x.beta, x.eps, grad)
+    check.close("dz at m = 1", dz, np.zeros_like(dz),
+                tolerance("gradient", np.float64, 1, scales.dz(x.z, x.gamma, x.eps, grad)), "gradient")
+    check.close("dgamma at m = 1", dgamma, np.zeros_like(dgamma),
+                tolerance("gradient", np.float64, 1, scales.dgamma(x.z, x.eps, grad)), "gradient")
+    check.close("dbeta at m = 1", dbeta, grad, tolerance("gradient", np.float64, 1, scales.dbeta(grad)), "gradient")

@@ -1,0 +1,143 @@
+"""Properties of backward (paper §3): shapes, finite differences along random
+directions, the closed forms of dgamma and dbeta, and the identities of dz."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from bnspec.reference import batchnorm as ref
+
+from .. import assertions as check
+from .. import strategies as draws
+from ..tolerances import FD_RTOL, FD_STEP, tolerance
+from . import proves, scales
+
+BACKWARD = ("forward", "backward")
+
+
+def _gradient_case(target, draw, max_offset_ratio=draws.MAX_OFFSET_RATIO):
+    x = draws.layer(draw, max_offset_ratio=max_offset_ratio)
+    grad = draw(draws.upstream(x.n, x.m), "grad")
+    return x, grad, target.backward(x.z, x.gamma, x.beta, x.eps, grad)
+
+
+def _direction(draw, shape, label):
+    """A direction with no zero entry (each entry of either sign in [0.1, 1])."""
+    magnitude = st.floats(0.1, 1.0)
+    return draw(hnp.arrays(np.float64, shape, elements=st.one_of(magnitude, magnitude.map(lambda v: -v))), label)
+
+
+def _directional(f, step):
+    """d/dt f(t) at 0 by central differences at t and t/2, Richardson-extrapolated (error O(t^4))."""
+
+    def central(t):
+        return (f(t) - f(-t)) / (2 * t)
+
+    return (4 * central(step / 2) - central(step)) / 3
+
+
+def _fd_check(what, analytic, fd, terms, f_scale, step):
+    """|fd - analytic| <= FD_RTOL (|fd| + sum|terms|) + the differences' rounding floor.
+
+    The floor: each f(t) is a sum of grad * output with output errors of a
+    'value' check, divided by the step; Richardson combines five of them.
+    """
+    floor = 5 * tolerance("value", np.float64, 1, f_scale) / step
+    tol = FD_RTOL * (abs(fd) + np.abs(terms).sum()) + float(floor)
+    check.close(what, np.asarray(analytic), np.asarray(fd), tol, "finite differences")
+
+
+def _objective_scale(x, grad, gamma=None, beta=None):
+    gamma = x.gamma if gamma is None else gamma
+    beta = x.beta if beta is None else beta
+    return float((np.abs(grad) * scales.output(x.z, gamma, beta, x.eps)).sum())
+
+
+@proves("BN-SHAPE-2", needs=BACKWARD)
+def gradient_shapes(target, draw):
+    x, _, (dz, dgamma, dbeta) = _gradient_case(target, draw)
+    check.equal("shape of dz", dz.shape, x.z.shape)
+    check.equal("shape of dgamma", dgamma.shape, (x.n, 1))
+    check.equal("shape of dbeta", dbeta.shape, (x.n, 1))
+
+
+@proves("BN-GRAD-1", needs=BACKWARD)
+def dz_is_the_gradient(target, draw):
+    x, grad, (dz, _, _) = _gradient_case(target, draw, draws.FD_OFFSET_RATIO)
+    v = _direction(draw, x.z.shape, "direction") / scales.inv_std(x.z, x.eps)  # steps relative to each unit's spread
+    fd = _directional(lambda t: float((grad * target.forward(x.z + t * v, x.gamma, x.beta, x.eps)).sum()), FD_STEP)
+    _fd_check("<dz, V> against the directional finite difference", float((dz * v).sum()), fd, dz * v,
+              _objective_scale(x, grad), FD_STEP)
+
+
+@proves("BN-GRAD-2", needs=BACKWARD)
+def dgamma_is_the_gradient(target, draw):
+    x, grad, (_, dgamma, _) = _gradient_case(target, draw, draws.FD_OFFSET_RATIO)
+    w = _direction(draw, (x.n, 1), "direction")
+    fd = _directional(lambda t: float((grad * target.forward(x.z, x.gamma + t * w, x.beta, x.eps)).sum()), 1.0)
+    _fd_check("<dgamma, w> against the directional finite difference", float((dgamma * w).sum()), fd, dgamma * w,
+              _objective_scale(x, grad, gamma=np.abs(x.gamma) + 1), 1.0)
+
+
+@proves("BN-GRAD-3", needs=BACKWARD)
+def dbeta_is_the_gradient(target, draw):
+    x, grad, (_, _, dbeta) = _gradient_case(target, draw, draws.FD_OFFSET_RATIO)
+    w = _direction(draw, (x.n, 1), "direction")
+    fd = _directional(lambda t: float((grad * target.forward(x.z, x.gamma, x.beta + t * w, x.eps)).sum()), 1.0)
+    _fd_check("<dbeta, w> against the directional finite difference", float((dbeta * w).sum()), fd, dbeta * w,
+              _objective_scale(x, grad, beta=np.abs(x.beta) + 1), 1.0)
+
+
+@proves("BN-GRAD-4", needs=BACKWARD)
+def dbeta_sums_grad(target, draw):
+    x, grad, (_, _, dbeta) = _gradient_case(target, draw)
+    check.close("dbeta against sum(grad) per unit", dbeta, grad.sum(axis=1, keepdims=True),
+                tolerance("gradient", np.float64, x.m, scales.dbeta(grad)), "gradient")
+
+
+def _z_norm(target, x):
+    return target.forward(x.z, np.ones((x.n, 1)), np.zeros((x.n, 1)), x.eps)
+
+
+@proves("BN-GRAD-5", needs=BACKWARD)
+def dgamma_weighs_by_z_norm(target, draw):
+    x, grad, (_, dgamma, _) = _gradient_case(target, draw)
+    required = (grad * _z_norm(target, x)).sum(axis=1, keepdims=True)
+    check.close("dgamma against sum(grad * z_norm) per unit", dgamma, required,
+                tolerance("gradient", np.float64, x.m, scales.dgamma(x.z, x.eps, grad)), "gradient")
+
+
+@proves("BN-GRAD-6", needs=BACKWARD)
+def dz_sums_to_zero(target, draw):
+    x, grad, (dz, _, _) = _gradient_case(target, draw)
+    check.close("sum(dz) per unit", dz.sum(axis=1, keepdims=True), np.zeros((x.n, 1)),
+                tolerance("gradient", np.float64, x.m, x.m * scales.dz(x.z, x.gamma, x.eps, grad)), "gradient")
+
+
+@proves("BN-GRAD-7", needs=BACKWARD)
+def dz_against_z_norm(target, draw):
+    x, grad, (dz, _, _) = _gradient_case(target, draw)
+    z_norm = _z_norm(target, x)
+    _, var = ref.batch_statistics(x.z)
+    # sum(dz z_norm) = gamma inv_std (1 - sigma^2 / (sigma^2 + eps)) sum(grad z_norm), since
+    # sum(z_norm^2) = m sigma^2 / (sigma^2 + eps): the eps left over is what remains.
+    required = x.gamma * x.eps / (var + x.eps) ** 1.5 * (grad * z_norm).sum(axis=1, keepdims=True)
+    scale = x.m * np.sqrt(x.m) * scales.dz(x.z, x.gamma, x.eps, grad)
+    check.close("sum(dz * z_norm) per unit", (dz * z_norm).sum(axis=1, keepdims=True), required,
+                tolerance("gradient", np.float64, x.m, scale), "gradient")
+
+
+@proves("BN-GRAD-REF", needs=BACKWARD)
+def backward_agrees_with_reference(target, draw):
+    x, grad, (dz, dgamma, dbeta) = _gradient_case(target, draw)
+    ref_dz, ref_dgamma, ref_dbeta = ref.backward(x.z, x.gamma, x.beta, x.eps, grad)
+    check.close("dz against the reference", dz, ref_dz,
+                tolerance("gradient", np.float64, x.m, scales.dz(x.z, x.gamma, x.eps, grad)), "gradient")
+    check.close("dgamma against the reference", dgamma, ref_dgamma,
+                tolerance("gradient", np.float64, x.m, scales.dgamma(x.z, x.eps, grad)), "gradient")
+    check.close("dbeta against the reference", dbeta, ref_dbeta,
+                tolerance("gradient", np.float64, x.m, scales.dbeta(grad)), "gradient")
+
+

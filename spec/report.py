@@ -1,0 +1,63 @@
+"""The runner's output: the per-clause table, failure details and JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import textwrap
+from collections import Counter
+from pathlib import Path
+from typing import TextIO
+
+from .runner import ClauseResult
+
+HEADER = f"{'clause':<13} {'level':<6} {'result':<6} {'time':>7}  statement"
+
+
+def row(result: ClauseResult) -> str:
+    c = result.clause
+    return f"{c.id:<13} {c.level:<6} {result.status:<6} {result.seconds:>6.2f}s  {c.statement}"
+
+
+def details(result: ClauseResult) -> str:
+    """What a failure observed, what its clause requires, and how to reproduce it."""
+    c = result.clause
+    parts = [
+        f"--- {c.id} ({c.level}) {result.status}: {c.title}",
+        f"required: {c.statement}",
+        f"observed: {result.message}",
+    ]
+    if result.counterexample:
+        parts.append("minimal counterexample (hypothesis):\n" + textwrap.indent(result.counterexample, "  "))
+    parts.append(f"reproduce the run: bnspec check {result.target} --clause {c.id} --seed {result.seed}")
+    if result.reproducer:
+        parts.append("reproduce with numpy:\n" + textwrap.indent(result.reproducer, "    "))
+    return "\n".join(parts)
+
+
+def summary(results: list[ClauseResult]) -> str:
+    counts = Counter(r.status for r in results)
+    return ", ".join(f"{counts.get(s, 0)} {label}" for s, label in
+                     (("pass", "passed"), ("FAIL", "failed"), ("n/a", "not applicable"), ("error", "errors")))
+
+
+def print_failures(results: list[ClauseResult], out: TextIO) -> None:
+    for result in results:
+        if result.status in ("FAIL", "error"):
+            print("\n" + details(result), file=out)
+
+
+def write_json(path: str | Path, results: list[ClauseResult], meta: dict) -> None:
+    """Write the results atomically: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    payload = {"meta": meta, "results": [r.as_dict() for r in results]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,24 @@
+"""Hypothesis profiles for the suite and the zoo's import path.
+
+``ci`` (the default, used by ``make test``): derandomized and bounded.
+``thorough``: many more examples, for long runs (``HYPOTHESIS_PROFILE=thorough``).
+The spec's runner reads ``max_examples`` from the loaded profile.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # `import zoo`
+
+settings.register_profile(
+    "ci", max_examples=40, derandomize=True, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

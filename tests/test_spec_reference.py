@@ -1,0 +1,44 @@
+"""The specification run against the reference: every clause passes."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from spec_runs import options
+
+from bnspec.reference import batchnorm
+from bnspec.spec import report
+from bnspec.spec.clauses import LEVELS, SUBJECTS, all_clauses
+from bnspec.spec.properties import load_all
+from bnspec.spec.runner import run_clause
+from bnspec.spec.target import load
+
+CLAUSES = all_clauses()
+
+
+def test_every_clause_has_a_property_and_every_property_a_clause():
+    assert set(load_all()) == {c.id for c in CLAUSES}
+
+
+def test_clause_records_are_complete():
+    assert len(CLAUSES) >= 30
+    for c in CLAUSES:
+        assert c.level in LEVELS and c.subject in SUBJECTS
+        assert c.title and c.statement.endswith(".") and c.formula and c.sources, c.id
+        assert c.implements, f"{c.id} names no implementing code"
+        for path in c.implements:
+            module, _, name = path.rpartition(".")
+            assert hasattr(importlib.import_module(module), name), f"{c.id}: no {path}"
+
+
+@pytest.mark.parametrize("clause", CLAUSES, ids=[c.id for c in CLAUSES])
+def test_reference_conforms(clause):
+    result = run_clause(clause, load("reference"), options())
+    assert result.status == "pass", report.details(result)
+
+
+def test_the_reference_module_is_the_protocol():
+    for name in ("forward", "backward", "update_running", "forward_eval"):
+        assert callable(getattr(batchnorm, name))
+    assert load("reference").impl is batchnorm
