@@ -1,0 +1,62 @@
+"""The `bnspec` command: table, JSON, exit status; and the package's import names."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bnspec.spec.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_check_reference_prints_a_row_per_clause_and_writes_json(tmp_path, capsys):
+    report = tmp_path / "out" / "results.json"
+    assert main(["check", "reference", "--clause", "BN-NORM", "--clause", "BN-RUN-1", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    for clause_id in ("BN-NORM-1", "BN-NORM-2", "BN-RUN-1"):
+        assert any(line.startswith(clause_id) and " pass " in line for line in out.splitlines()), out
+    results = json.loads(report.read_text())["results"]
+    assert [r["id"] for r in results] == ["BN-NORM-1", "BN-NORM-2", "BN-RUN-1"]
+    assert all({"id", "level", "status", "message"} <= set(r) for r in results)
+    assert not list(report.parent.glob(".*.tmp"))
+
+
+def test_a_faulty_target_fails_with_a_reproducer(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    assert main(["check", "zoo.forward_faults:MissingGammaBN", "--clause", "BN-AFFINE-1"]) == 1
+    out = capsys.readouterr().out
+    assert "BN-AFFINE-1 (MUST) FAIL" in out and "required:" in out and "observed:" in out
+    assert "impl.forward(z, gamma, beta, eps)" in out
+    assert "--clause BN-AFFINE-1 --seed 0" in out
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["check", "no_such_module_xyz:thing"]) == 2
+    assert main(["check", "reference", "--clause", "NO-SUCH"]) == 2
+    assert main(["check", "reference", "--profile", "nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("bnspec:") == 3
+
+
+def test_should_clauses_count_only_with_strict(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    target = "zoo.protocol_faults:NondeterministicBN"
+    assert main(["check", target, "--clause", "BN-PURE-2", "--quiet"]) == 0
+    assert main(["check", target, "--clause", "BN-PURE-2", "--quiet", "--strict"]) == 1
+
+
+def test_the_learner_example_conforms():
+    assert main(["check", str(ROOT / "examples" / "learner_bn.py"), "--quiet", "--max-examples", "15"]) == 0
+
+
+def test_only_bnspec_is_installed_not_bare_spec_or_reference(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = ("import importlib.util as u, bnspec.spec.cli, bnspec.reference.batchnorm;"
+            "print(u.find_spec('spec'), u.find_spec('reference'))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "None"]
