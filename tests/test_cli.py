@@ -60,3 +60,14 @@ def test_only_bnspec_is_installed_not_bare_spec_or_reference(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["None", "None"]
+
+
+def test_pyproject_lists_every_package():
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"bnspec"} | {
+        "bnspec." + ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("spec", "reference") for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert listed == found
