@@ -24,6 +24,9 @@ class Profile:
       the paper's Algorithm 2).
     - ``single_example``: what training-mode BN does at m = 1: ``"beta"``
       (z_norm = 0, the output is beta) or ``"raises"`` (ValueError).
+    - ``feature_axis``: where the framework keeps the units (documentation; the
+      adapter maps it onto the protocol's layout).
+    - ``sources``: where each value comes from.
     """
 
     name: str
@@ -31,6 +34,7 @@ class Profile:
     momentum_weighs: str
     running_var: str
     single_example: str
+    feature_axis: str = "rows (n x m, units first)"
     sources: dict[str, str] = field(default_factory=dict)
 
     def expected_running(
@@ -66,15 +70,79 @@ LECTURE = Profile(
     momentum_weighs="old",
     running_var="biased",
     single_example="beta",
+    feature_axis="rows (n x m, units first)",
     sources={
-        "momentum_weighs": "the course's exponentially weighted averages (L12)",
-        "running_var": "the mini-batch's variance as the lecture computes it, divided by m",
+        "momentum_weighs": "the course's exponentially weighted averages (L12): v = momentum * v + (1 - momentum) x",
+        "running_var": "the mini-batch's variance as the lecture computes it, divided by m (L6)",
         "single_example": "the lecture's formulas at m = 1: sigma^2 = 0, z_norm = 0, output beta",
         "eps": "any eps > 0 is passed explicitly; 1e-5 when none is given",
     },
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (LECTURE,)}
+PAPER = Profile(
+    name="paper",
+    eps=batchnorm.DEFAULT_EPS,
+    momentum_weighs="old",
+    running_var="unbiased",
+    single_example="beta",
+    feature_axis="rows (n x m, units first)",
+    sources={
+        "running_var": "Ioffe & Szegedy 2015, Algorithm 2: Var[x] = m / (m - 1) E_B[sigma_B^2]",
+        "momentum_weighs": "Algorithm 2 averages over mini-batches; as a moving average, the lecture's form",
+        "single_example": "Algorithm 1 at m = 1: sigma_B^2 = 0, the output is beta",
+        "eps": "the paper leaves eps to the implementation; 1e-5",
+    },
+)
+
+
+def _framework(name: str, eps_default: float, weighs: str, var: str, single: str, axis: str, **sources: str) -> Profile:
+    return Profile(name, eps_default, weighs, var, single, axis, sources)
+
+
+TORCH = _framework(
+    "torch", 1e-5, "new", "unbiased", "raises", "1 (N, C)",
+    eps="torch.nn.BatchNorm1d(eps=1e-05)",
+    momentum_weighs="BatchNorm1d docs: x_new = (1 - momentum) x_old + momentum x_t, momentum=0.1",
+    running_var="BatchNorm1d docs: the running variance is updated with the unbiased estimator",
+    single_example="F.batch_norm raises ValueError 'Expected more than 1 value per channel when training'",
+)
+KERAS = _framework(
+    "keras", 1e-3, "old", "biased", "beta", "-1 (N, C)",
+    eps="keras.layers.BatchNormalization(epsilon=0.001)",
+    momentum_weighs="moving_mean = moving_mean * momentum + mean(batch) * (1 - momentum), momentum=0.99",
+    running_var="moving_var updated with the batch's variance (ops.moments: divide by m)",
+    single_example="a batch of one normalizes to 0: the output is beta",
+)
+FLAX = _framework(
+    "flax", 1e-5, "old", "biased", "beta", "-1 (N, C)",
+    eps="flax.nnx.BatchNorm(epsilon=1e-5)",
+    momentum_weighs="ra_mean = momentum * ra_mean + (1 - momentum) * mean, momentum=0.99",
+    running_var="flax.nnx.BatchNorm: var = E[x^2] - E[x]^2 over the batch (divide by m)",
+    single_example="a batch of one normalizes to 0: the output is beta",
+)
+ONNX = _framework(
+    "onnx", 1e-5, "old", "biased", "beta", "1 (N, C)",
+    eps="ONNX BatchNormalization: epsilon default 1e-5",
+    momentum_weighs="ONNX BatchNormalization-15: running_mean = input_mean * momentum + current_mean * (1 - momentum)",
+    running_var="ONNX BatchNormalization-15: current_var = ReduceVar(X) (population variance)",
+    single_example="the operator's formulas at m = 1: the output is beta",
+)
+MLX = _framework(
+    "mlx", 1e-5, "new", "unbiased", "beta", "-1 (N, C)",
+    eps="mlx.nn.BatchNorm(eps=1e-5)",
+    momentum_weighs="mlx.nn.BatchNorm: running = (1 - momentum) running + momentum batch, momentum=0.1",
+    running_var="follows PyTorch's convention (unbiased running variance)",
+    single_example="a batch of one normalizes to 0: the output is beta",
+)
+TINYGRAD = _framework(
+    "tinygrad", 1e-5, "new", "unbiased", "beta", "1 (N, C)",
+    eps="tinygrad.nn.BatchNorm(eps=1e-5)",
+    momentum_weighs="tinygrad.nn.BatchNorm: running = (1 - momentum) running + momentum batch, momentum=0.1",
+    running_var="follows PyTorch's convention (unbiased running variance)",
+    single_example="a batch of one normalizes to 0: the output is beta",
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (LECTURE, PAPER, TORCH, KERAS, FLAX, ONNX, MLX, TINYGRAD)}
 
 
 def get(name: str) -> Profile:

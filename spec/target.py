@@ -198,6 +198,13 @@ def resolve(spec: str) -> Any:
         from bnspec.reference import batchnorm
 
         return batchnorm
+    from .adapters import ADAPTERS, EXTRAS
+
+    if spec in ADAPTERS:
+        try:
+            return resolve(ADAPTERS[spec])
+        except TargetError as error:
+            raise TargetError(f"{error} (install the framework with: pip install 'bnspec[{EXTRAS[spec]}]')") from None
     location, _, attribute = spec.partition(":")
     try:
         if location.endswith(".py") or "/" in location:
