@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/bnspec check reference
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 tests
 	$(BIN)/ruff check spec reference tests examples
 	$(BIN)/mypy
 

@@ -28,14 +28,44 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=0, help="hypothesis seed; the same seed reproduces a run")
     check.add_argument("--clause", action="append", help="run only clauses with this ID or ID prefix (repeatable)")
     check.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    check.add_argument("--junit", metavar="FILE", help="write the results as JUnit XML")
     check.add_argument("--strict", action="store_true", help="SHOULD clauses must pass too")
+    check.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per clause (the clause errors)")
+    check.add_argument("--fail-fast", "-x", action="store_true", help="stop at the first result that fails the run")
     check.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    matrix = commands.add_parser("matrix", help="run the reference and every installed adapter; write the matrix")
+    matrix.add_argument("--output", default="docs/conformance", help="folder for matrix.json and matrix.md")
+    matrix.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
+    matrix.add_argument("--seed", type=int, default=0)
+    matrix.add_argument("targets", nargs="*", help="adapter names (default: reference and every bundled adapter)")
     return parser
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import matrix
+    from .adapters import ADAPTERS
+
+    names = args.targets or ["reference", *ADAPTERS]
+    built = matrix.build(names, Options(max_examples=args.max_examples, seed=args.seed))
+    matrix.write(built, Path(args.output))
+    for column in built["columns"]:
+        if column["installed"]:
+            counts = report.summary_counts(column["clauses"].values())
+            print(f"{column['target']:<12} {counts}")
+        else:
+            print(f"{column['target']:<12} not installed")
+    print(f"written to {args.output}/matrix.json and matrix.md")
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:
     if args.max_examples < 1:
         print("bnspec: --max-examples must be at least 1", file=sys.stderr)
+        return 2
+    if args.timeout is not None and not args.timeout > 0:
+        print("bnspec: --timeout must be a positive number of seconds", file=sys.stderr)
         return 2
     try:
         target = load(args.target, args.profile)
@@ -57,11 +87,16 @@ def _check(args: argparse.Namespace) -> int:
             print(report.row(result), file=out, flush=True)
 
     start = time.perf_counter()
-    results = run(clauses, target, Options(max_examples=args.max_examples, seed=args.seed), progress)
+    options = Options(max_examples=args.max_examples, seed=args.seed, timeout=args.timeout)
+    results = run(clauses, target, options, progress, fail_fast=args.fail_fast, strict=args.strict)
     report.print_failures(results, out)
     ok = passed(results, args.strict)
     print(f"\n{report.summary(results)} in {time.perf_counter() - start:.1f}s: "
           f"{'conforms' if ok else 'does not conform'}", file=out)
+    if len(results) < len(clauses):
+        print(f"stopped early (--fail-fast): {len(clauses) - len(results)} clauses not run", file=out)
+    if args.junit:
+        report.write_junit(args.junit, results, f"bnspec check {args.target}")
     if args.json:
         report.write_json(args.json, results, {"target": args.target, "profile": target.profile.name,
                                                "seed": args.seed, "max_examples": args.max_examples})
@@ -72,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
         return _check(args)
+    if args.command == "matrix":
+        return _matrix(args)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -42,22 +42,49 @@ def summary(results: list[ClauseResult]) -> str:
                      (("pass", "passed"), ("FAIL", "failed"), ("n/a", "not applicable"), ("error", "errors")))
 
 
+def summary_counts(cells) -> str:
+    """'N pass, N FAIL, ...' for matrix cells (dicts with a 'status')."""
+    counts = Counter(cell["status"] for cell in cells)
+    return ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pass", "FAIL", "n/a", "error"))
+
+
 def print_failures(results: list[ClauseResult], out: TextIO) -> None:
     for result in results:
         if result.status in ("FAIL", "error"):
             print("\n" + details(result), file=out)
 
 
-def write_json(path: str | Path, results: list[ClauseResult], meta: dict) -> None:
-    """Write the results atomically: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    payload = {"meta": meta, "results": [r.as_dict() for r in results]}
+def _atomic_write(path: Path, text: str) -> None:
+    """A temporary file in the same folder, then a rename: a killed run leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2)
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | Path, results: list[ClauseResult], meta: dict) -> None:
+    """Write ``{"meta": ..., "results": [...]}`` atomically; each result has id, level, status, message."""
+    _atomic_write(Path(path), json.dumps({"meta": meta, "results": [r.as_dict() for r in results]}, indent=2))
+
+
+def write_junit(path: str | Path, results: list[ClauseResult], suite: str) -> None:
+    """Write the results as a JUnit XML test suite, atomically; n/a clauses are 'skipped'."""
+    from xml.etree import ElementTree as ET
+
+    counts = Counter(r.status for r in results)
+    root = ET.Element("testsuite", name=suite, tests=str(len(results)), failures=str(counts.get("FAIL", 0)),
+                      errors=str(counts.get("error", 0)), skipped=str(counts.get("n/a", 0)))
+    for r in results:
+        case = ET.SubElement(root, "testcase", classname=f"bnspec.{r.clause.group}", name=r.clause.id,
+                             time=f"{r.seconds:.4f}")
+        if r.status in ("FAIL", "error"):
+            tag = "failure" if r.status == "FAIL" else "error"
+            ET.SubElement(case, tag, message=r.message[:500]).text = details(r)
+        elif r.status == "n/a":
+            ET.SubElement(case, "skipped", message=r.message)
+    _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True))

@@ -10,8 +10,11 @@ own machinery) or ``error`` (the check itself could not run).
 from __future__ import annotations
 
 import io
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -61,6 +64,7 @@ class Options:
     max_examples: int = DEFAULT_MAX_EXAMPLES
     seed: int = 0
     shrink: bool = True  # off in the meta tests: a failure is all they need
+    timeout: float | None = None  # seconds per clause; None: no limit
     extra_settings: dict = field(default_factory=dict)
 
 
@@ -95,6 +99,34 @@ def _hypothesis_test(prop: Property, target: Target, options: Options) -> Callab
     return clause_test
 
 
+class ClauseTimeout(BaseException):
+    """The clause ran past its time limit (the implementation hung or was too slow).
+
+    A BaseException, so that hypothesis does not take it for a failing example
+    and replay the hang while shrinking."""
+
+
+@contextmanager
+def _time_limit(seconds: float | None):
+    """Interrupt the clause after ``seconds`` with SIGALRM (main thread, POSIX only;
+    elsewhere no limit applies -- ``--isolate`` is the robust alternative)."""
+    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise ClauseTimeout(f"timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_clause(clause: Clause, target: Target, options: Options | None = None) -> ClauseResult:
     """Run one clause's property against ``target``."""
     options = options or Options()
@@ -106,8 +138,12 @@ def run_clause(clause: Clause, target: Target, options: Options | None = None) -
     assertions.LEDGER.reset()
     report = io.StringIO()
     try:
-        with with_reporter(lambda text: print(text, file=report)):
+        with with_reporter(lambda text: print(text, file=report)), _time_limit(options.timeout):
             _hypothesis_test(prop, target, options)()
+    except ClauseTimeout as timeout:
+        return ClauseResult(clause, "error", time.perf_counter() - start, str(timeout),
+                            reproducer=reproducer.script(target.spec, target.calls[-1:]),
+                            seed=options.seed, target=target.spec)
     except Flaky as flaky:  # the same example passed on a replay: hidden state in the implementation
         return ClauseResult(
             clause, "FAIL", time.perf_counter() - start,
@@ -138,14 +174,20 @@ def run(
     target: Target,
     options: Options | None = None,
     progress: Callable[[ClauseResult], None] | None = None,
+    fail_fast: bool = False,
+    strict: bool = False,
 ) -> list[ClauseResult]:
-    """Run every clause in order; ``progress`` is called after each."""
+    """Run every clause in order; ``progress`` is called after each.  With
+    ``fail_fast``, stop after the first result that makes the run fail (see
+    :func:`passed`)."""
     results = []
     for clause in clauses:
         result = run_clause(clause, target, options)
         results.append(result)
         if progress:
             progress(result)
+        if fail_fast and not passed([result], strict):
+            break
     return results
 
 

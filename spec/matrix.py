@@ -1,0 +1,106 @@
+"""The conformance matrix: every clause against the reference and every bundled
+adapter whose framework is installed, from real runs, written as data.
+
+``bnspec matrix`` writes ``docs/conformance/matrix.json`` and ``matrix.md``.
+Each adapter's deviations are explained by its module's ``FINDINGS``; a FAIL
+without an explanation is marked ``unexplained`` (and fails the tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import platform
+from pathlib import Path
+
+from . import report
+from .adapters import ADAPTERS
+from .clauses import all_clauses
+from .runner import Options, run
+from .target import TargetError, load
+
+#: adapter name -> the distributions whose versions the matrix records.
+DISTRIBUTIONS = {
+    "reference": ("numpy",),
+    "torch": ("torch",),
+    "flax": ("flax", "jax"),
+    "keras": ("keras", "jax"),
+    "onnxruntime": ("onnxruntime", "onnx"),
+    "tinygrad": ("tinygrad",),
+}
+
+
+def _versions(name: str) -> dict[str, str]:
+    found = {}
+    for dist in DISTRIBUTIONS.get(name, ()):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    return found
+
+
+def findings(name: str) -> dict[str, str]:
+    """The explained deviations of adapter ``name`` (its module's ``FINDINGS``)."""
+    if name not in ADAPTERS:
+        return {}
+    module = importlib.import_module(ADAPTERS[name].partition(":")[0])
+    return dict(getattr(module, "FINDINGS", {}))
+
+
+def column(name: str, options: Options) -> dict:
+    """Run every clause against ``name`` under its own profile."""
+    try:
+        target = load(name)
+    except TargetError as error:
+        return {"target": name, "installed": False, "reason": str(error), "versions": _versions(name)}
+    explained = findings(name)
+    cells = {}
+    for result in run(all_clauses(), target, options):
+        cell = {"status": result.status, "seconds": round(result.seconds, 3),
+                "worst_error_over_tolerance": result.worst}
+        if result.status in ("FAIL", "error"):
+            cell["message"] = result.message
+            cell["finding"] = explained.get(result.clause.id, "unexplained")
+        cells[result.clause.id] = cell
+    return {"target": name, "installed": True, "profile": target.profile.name, "versions": _versions(name),
+            "clauses": cells}
+
+
+def markdown(matrix: dict) -> str:
+    """The matrix as a Markdown table, then every deviation with its explanation."""
+    columns = [c for c in matrix["columns"] if c["installed"]]
+    head = "| clause | level | " + " | ".join(f"{c['target']} ({c['profile']})" for c in columns) + " |"
+    lines = [head, "|" + "---|" * (2 + len(columns))]
+    for clause in all_clauses():
+        cells = [c["clauses"][clause.id]["status"] for c in columns]
+        lines.append(f"| {clause.id} | {clause.level} | "
+                     + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Versions: " + "; ".join(
+        f"{c['target']}: " + ", ".join(f"{k} {v}" for k, v in c["versions"].items()) for c in matrix["columns"]))
+    lines.append("")
+    for c in columns:
+        for clause_id, cell in c["clauses"].items():
+            if "finding" in cell:
+                lines.append(f"- **{c['target']} {clause_id}** ({cell['status']}): {cell['finding']}")
+    missing = [c for c in matrix["columns"] if not c["installed"]]
+    for c in missing:
+        lines.append(f"- **{c['target']}** not run: {c['reason']}")
+    return "\n".join(lines) + "\n"
+
+
+def build(names: list[str], options: Options) -> dict:
+    return {
+        "machine": {"python": platform.python_version(), "system": platform.system(),
+                    "machine": platform.machine()},
+        "options": {"max_examples": options.max_examples, "seed": options.seed},
+        "clauses": [c.id for c in all_clauses()],
+        "columns": [column(name, options) for name in names],
+    }
+
+
+def write(matrix: dict, folder: Path) -> None:
+    report._atomic_write(folder / "matrix.json", json.dumps(matrix, indent=2) + "\n")
+    report._atomic_write(folder / "matrix.md", markdown(matrix))
