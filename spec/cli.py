@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per clause (the clause errors)")
     check.add_argument("--fail-fast", "-x", action="store_true", help="stop at the first result that fails the run")
     check.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    commands.add_parser("profiles", help="list the profiles: each convention with its source")
     matrix = commands.add_parser("matrix", help="run the reference and every installed adapter; write the matrix")
     matrix.add_argument("--output", default="docs/conformance", help="folder for matrix.json and matrix.md")
     matrix.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
@@ -109,6 +110,16 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args)
     if args.command == "matrix":
         return _matrix(args)
+    if args.command == "profiles":
+        from .profiles import PROFILES
+
+        for profile in PROFILES.values():
+            print(f"{profile.name}: eps {profile.eps:g}; momentum weighs the {profile.momentum_weighs} value; "
+                  f"running variance {profile.running_var}; at m = 1: {profile.single_example}; "
+                  f"feature axis {profile.feature_axis}")
+            for key, source in profile.sources.items():
+                print(f"    {key}: {source}")
+        return 0
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -56,6 +56,10 @@ class Profile:
         new_mean, scaled_var = batchnorm.update_running(running_mean, running_var / k, z, weight_old)
         return new_mean, scaled_var * k
 
+    def momentum_for(self, weight_old: float) -> float:
+        """The momentum argument that gives the old value the weight ``weight_old``."""
+        return weight_old if self.momentum_weighs == "old" else 1.0 - weight_old
+
     def converged(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The running statistics after feeding ``z`` forever: its mean and the
         profile's estimate of its variance."""

@@ -110,8 +110,8 @@ class ClauseTimeout(BaseException):
 def _time_limit(seconds: float | None):
     """Interrupt the clause after ``seconds`` with SIGALRM (main thread, POSIX only;
     elsewhere no limit applies -- ``--isolate`` is the robust alternative)."""
-    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if seconds is None or not usable:
         yield
         return
 

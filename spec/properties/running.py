@@ -79,9 +79,9 @@ def weighted_average(target, draw):
 @proves("BN-RUN-2", needs=RUNNING + EVAL + ("forward",), max_examples=30)
 def running_converges(target, draw):
     x = draws.layer(draw, max_offset_ratio=1e4)
-    momentum = draw(st.floats(0.0, 0.5), "momentum")
+    momentum = target.profile.momentum_for(draw(st.floats(0.0, 0.5), "weight_of_old_value"))
     mean, var = np.zeros((x.n, 1)), np.ones((x.n, 1))
-    for _ in range(60):  # momentum**60 <= 2**-60: the initial values are forgotten
+    for _ in range(60):  # (weight of the old value)**60 <= 2**-60: the initial values are forgotten
         mean, var = target.update_running(mean, var, x.z, momentum)
     want_mean, want_var = target.profile.converged(x.z)
     # 60 updates each add one 'running' error, shrunk by (1 - momentum) >= 1/2 and
