@@ -25,9 +25,11 @@ DISTRIBUTIONS = {
     "reference": ("numpy",),
     "torch": ("torch",),
     "flax": ("flax", "jax"),
+    "flax-fast-variance": ("flax", "jax"),
     "keras": ("keras", "jax"),
     "onnxruntime": ("onnxruntime", "onnx"),
     "tinygrad": ("tinygrad",),
+    "mlx": ("mlx",),
 }
 
 
@@ -42,11 +44,12 @@ def _versions(name: str) -> dict[str, str]:
 
 
 def findings(name: str) -> dict[str, str]:
-    """The explained deviations of adapter ``name`` (its module's ``FINDINGS``)."""
+    """The explained deviations of adapter ``name`` (its class's ``FINDINGS``, else its module's)."""
     if name not in ADAPTERS:
         return {}
-    module = importlib.import_module(ADAPTERS[name].partition(":")[0])
-    return dict(getattr(module, "FINDINGS", {}))
+    module_name, _, class_name = ADAPTERS[name].partition(":")
+    module = importlib.import_module(module_name)
+    return dict(getattr(getattr(module, class_name), "FINDINGS", getattr(module, "FINDINGS", {})))
 
 
 def column(name: str, options: Options) -> dict:
@@ -59,7 +62,7 @@ def column(name: str, options: Options) -> dict:
     cells = {}
     for result in run(all_clauses(), target, options):
         cell = {"status": result.status, "seconds": round(result.seconds, 3),
-                "worst_error_over_tolerance": result.worst}
+                "worst_error_over_tolerance": result.worst, "worst_error_eps_cond": result.worst_units}
         if result.status in ("FAIL", "error"):
             cell["message"] = result.message
             cell["finding"] = explained.get(result.clause.id, "unexplained")
@@ -68,13 +71,21 @@ def column(name: str, options: Options) -> dict:
             "clauses": cells}
 
 
+def _cell(cell: dict) -> str:
+    """A status, with the worst error in units of eps * cond where the clause measured one."""
+    units = cell.get("worst_error_eps_cond")
+    return cell["status"] if units is None else f"{cell['status']} ({units:.2g})"
+
+
 def markdown(matrix: dict) -> str:
-    """The matrix as a Markdown table, then every deviation with its explanation."""
+    """The matrix as a Markdown table, then every deviation with its explanation; a numeric
+    clause's cell adds its worst error in units of eps * cond (machine epsilon of the checked
+    dtype times the condition of the input), e.g. ``pass (0.8)``."""
     columns = [c for c in matrix["columns"] if c["installed"]]
     head = "| clause | level | " + " | ".join(f"{c['target']} ({c['profile']})" for c in columns) + " |"
     lines = [head, "|" + "---|" * (2 + len(columns))]
     for clause in all_clauses():
-        cells = [c["clauses"][clause.id]["status"] for c in columns]
+        cells = [_cell(c["clauses"][clause.id]) for c in columns]
         lines.append(f"| {clause.id} | {clause.level} | "
                      + " | ".join(cells) + " |")
     lines.append("")

@@ -23,7 +23,9 @@ class Profile:
     - ``running_var``: ``"biased"`` (divide by m) or ``"unbiased"`` (by m - 1,
       the paper's Algorithm 2).
     - ``single_example``: what training-mode BN does at m = 1: ``"beta"``
-      (z_norm = 0, the output is beta) or ``"raises"`` (ValueError).
+      (z_norm = 0, the output is beta) or ``"raises"``.
+    - ``refusal``: with ``"raises"``, the exception the framework raises at
+      m = 1 (a builtin exception's name; any other exception fails BN-DEG-2).
     - ``feature_axis``: where the framework keeps the units (documentation; the
       adapter maps it onto the protocol's layout).
     - ``sources``: where each value comes from.
@@ -36,6 +38,7 @@ class Profile:
     single_example: str
     feature_axis: str = "rows (n x m, units first)"
     sources: dict[str, str] = field(default_factory=dict)
+    refusal: str = "ValueError"
 
     def expected_running(
         self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, momentum: float
@@ -99,8 +102,11 @@ PAPER = Profile(
 )
 
 
-def _framework(name: str, eps_default: float, weighs: str, var: str, single: str, axis: str, **sources: str) -> Profile:
-    return Profile(name, eps_default, weighs, var, single, axis, sources)
+def _framework(
+    name: str, eps_default: float, weighs: str, var: str, single: str, axis: str, refusal: str = "ValueError",
+    **sources: str,
+) -> Profile:
+    return Profile(name, eps_default, weighs, var, single, axis, sources, refusal)
 
 
 TORCH = _framework(
@@ -132,18 +138,21 @@ ONNX = _framework(
     single_example="the operator's formulas at m = 1: the output is beta",
 )
 MLX = _framework(
-    "mlx", 1e-5, "new", "unbiased", "beta", "-1 (N, C)",
+    "mlx", 1e-5, "new", "unbiased", "raises", "-1 (N, C)",
     eps="mlx.nn.BatchNorm(eps=1e-5)",
     momentum_weighs="mlx.nn.BatchNorm: running = (1 - momentum) running + momentum batch, momentum=0.1",
     running_var="follows PyTorch's convention (unbiased running variance)",
-    single_example="a batch of one normalizes to 0: the output is beta",
+    single_example="mlx.nn.BatchNorm raises ValueError('BatchNorm training requires more than one value per "
+    "channel.') in training mode at m = 1 (BatchNorm.__call__, mlx 0.32.4)",
 )
 TINYGRAD = _framework(
-    "tinygrad", 1e-5, "new", "unbiased", "beta", "1 (N, C)",
+    "tinygrad", 1e-5, "new", "unbiased", "raises", "1 (N, C)", "ZeroDivisionError",
     eps="tinygrad.nn.BatchNorm(eps=1e-5)",
     momentum_weighs="tinygrad.nn.BatchNorm: running = (1 - momentum) running + momentum batch, momentum=0.1",
     running_var="follows PyTorch's convention (unbiased running variance)",
-    single_example="a batch of one normalizes to 0: the output is beta",
+    single_example="nn.BatchNorm with track_running_stats=True (the default) raises ZeroDivisionError in training "
+    "mode at m = 1: its running-variance update multiplies by the Bessel factor x.numel() / (x.numel() - "
+    "x.shape[1]) = m / (m - 1) (tinygrad/nn/__init__.py, BatchNorm.__call__, tinygrad 0.14.0)",
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (LECTURE, PAPER, TORCH, KERAS, FLAX, ONNX, MLX, TINYGRAD)}

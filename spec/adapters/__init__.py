@@ -3,7 +3,13 @@
 An adapter is a class with a no-argument constructor, ``layout`` and ``profile``
 attributes and the protocol's functions, living in its own module that imports
 its framework (an optional extra: ``pip install bnspec[torch]``).  Adapter
-names are valid ``bnspec check`` targets.
+names are valid ``bnspec check`` targets.  An adapter maps the framework's BN
+as shipped, with its defaults, except where a name says otherwise.
+
+An adapter class may carry ``FINDINGS`` (else its module's): clause ID -> why
+the framework, not the adapter, breaks that clause under its own profile.
+``bnspec matrix`` shows them beside the FAILs, and the tests require that the
+failing clauses and the findings are the same set.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from __future__ import annotations
 ADAPTERS: dict[str, str] = {
     "torch": "bnspec.spec.adapters.torch_bn:TorchBN",
     "flax": "bnspec.spec.adapters.flax_bn:FlaxBN",
+    "flax-fast-variance": "bnspec.spec.adapters.flax_bn:FlaxFastVarianceBN",
     "keras": "bnspec.spec.adapters.keras_bn:KerasBN",
     "onnxruntime": "bnspec.spec.adapters.onnxruntime_bn:OnnxRuntimeBN",
     "tinygrad": "bnspec.spec.adapters.tinygrad_bn:TinygradBN",
+    "mlx": "bnspec.spec.adapters.mlx_bn:MlxBN",
 }
 
 #: adapter name -> the pip extra that installs its framework.
-EXTRAS: dict[str, str] = {name: name for name in ADAPTERS}
+EXTRAS: dict[str, str] = {name: name.partition("-")[0] for name in ADAPTERS}

@@ -50,7 +50,10 @@ def bias_cancels_in_gradients(target, draw):
 
 
 def _scale_factor(draw):
-    return draw(st.one_of(st.sampled_from([2.0, 0.5, 1e3, 1e-3]), draws.log_uniform(-3, 3)), "c")
+    # A power of two, from 2^-10 to 2^10: c z and c^2 eps are then exact, so the
+    # comparison sees the implementation's rounding only, and eps / c^2 stays
+    # representable in float32 where eps is (see strategies.attribute).
+    return draw(st.integers(-10, 10).map(lambda k: 2.0**k), "c")
 
 
 @proves("BN-INV-3")

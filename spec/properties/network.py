@@ -130,7 +130,7 @@ def bias_before_bn_does_nothing(target, draw):
 @_blame_bn
 def scale_invariance_in_a_network(target, draw):
     spec, params, X, Y = _network(draw)
-    c = draw(st.sampled_from([0.5, 2.0, 10.0, 0.1]), "c")
+    c = draw(st.sampled_from([0.5, 2.0, 8.0, 0.125]), "c")  # powers of two: c^2 eps stays exact
     scaled = dict(params)
     for l in _bn_layers(spec):  # noqa: E741
         scaled[f"W{l}"] = c * params[f"W{l}"]

@@ -23,7 +23,8 @@ def _running(draw, n):
 
 
 def _momentum(draw):
-    return draw(st.one_of(st.sampled_from([0.0, 1.0, 0.9, 0.99, 0.1]), st.floats(0.0, 1.0)), "momentum")
+    momenta = st.one_of(st.sampled_from([0.0, 1.0, 0.9, 0.99, 0.1]), st.floats(0.0, 1.0))
+    return draw(momenta.map(draws.attribute), "momentum")
 
 
 def _mean_scale(x):
@@ -79,7 +80,7 @@ def weighted_average(target, draw):
 @proves("BN-RUN-2", needs=RUNNING + EVAL + ("forward",), max_examples=30)
 def running_converges(target, draw):
     x = draws.layer(draw, max_offset_ratio=1e4)
-    momentum = target.profile.momentum_for(draw(st.floats(0.0, 0.5), "weight_of_old_value"))
+    momentum = target.profile.momentum_for(draw(st.floats(0.0, 0.5).map(draws.attribute), "weight_of_old_value"))
     mean, var = np.zeros((x.n, 1)), np.ones((x.n, 1))
     for _ in range(60):  # (weight of the old value)**60 <= 2**-60: the initial values are forgotten
         mean, var = target.update_running(mean, var, x.z, momentum)

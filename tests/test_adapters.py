@@ -1,0 +1,67 @@
+"""Every clause against every bundled adapter, under the adapter's own profile.
+
+Each clause must pass (or be n/a), except those the adapter's ``FINDINGS``
+explain (:func:`bnspec.spec.matrix.findings`).  ``make test`` installs every
+framework: one that is missing fails here, it is never skipped.
+
+These runs draw :data:`EXAMPLES` examples per clause: a framework call costs
+about a millisecond and each new shape a compilation, so the default run of
+every adapter (40 examples, where the findings show) is ``make matrix``, whose
+committed results ``test_matrix.py`` checks: there every FAIL must be a
+finding and every finding a FAIL.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bnspec.spec import matrix, report
+from bnspec.spec.adapters import ADAPTERS, EXTRAS
+from bnspec.spec.clauses import REGISTRY, all_clauses
+from bnspec.spec.runner import Options, run_clause
+from bnspec.spec.target import Target, TargetError, load
+
+CLAUSES = all_clauses()
+#: examples per clause here (see the module's docstring).
+EXAMPLES = 10
+#: one xdist group per adapter (``make test`` runs ``--dist loadgroup``): each framework is
+#: imported, and each shape compiled, by one worker only.
+CASES = [pytest.param(name, clause, id=f"{name}-{clause.id}", marks=pytest.mark.xdist_group(name))
+         for name in ADAPTERS for clause in CLAUSES if clause.id not in matrix.findings(name)]
+
+_loaded: dict[str, Target] = {}
+
+
+def _target(name: str) -> Target:
+    """One target per adapter and worker: the frameworks' compiled programs are reused across clauses."""
+    if name not in _loaded:
+        _loaded[name] = load(name)
+    return _loaded[name]
+
+
+@pytest.mark.parametrize(("name", "clause"), CASES)
+def test_adapter_conforms_under_its_profile_except_its_findings(name, clause):
+    result = run_clause(clause, _target(name), Options(max_examples=EXAMPLES))
+    assert result.status in ("pass", "n/a"), f"{name}:\n{report.details(result)}"
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in ADAPTERS])
+def test_adapter_declares_batch_first_its_profile_and_explains_findings(name):
+    target = _target(name)
+    assert target.layout == "batch_first"
+    assert target.profile.name == target.impl.profile
+    for clause_id, why in matrix.findings(name).items():
+        assert clause_id in REGISTRY, (name, clause_id)
+        assert len(why) > 40, (name, clause_id)
+
+
+@pytest.mark.parametrize("name", list(ADAPTERS))
+def test_a_missing_framework_is_a_usage_error_naming_its_extra(name, monkeypatch):
+    framework = EXTRAS[name]
+    module = ADAPTERS[name].partition(":")[0]
+    monkeypatch.setitem(sys.modules, framework, None)  # `import <framework>` now raises ImportError
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(TargetError, match=rf"bnspec\[{framework}\]"):
+        load(name)
