@@ -4,7 +4,28 @@ Every public function of ``bnspec.reference`` validates its inputs here before
 any arithmetic, so that bad input is refused with a ``TypeError`` (wrong kind of
 value) or ``ValueError`` (right kind, wrong value) whose message starts with the
 argument's name -- never a NaN in the output, never a traceback from inside
-numpy.
+numpy.  When an argument must match another one (gamma has one row per row of
+z), the message names both: ``"gamma: expected shape (3, 1), one entry per unit
+(to match z), got (2, 1)"``.  ``tests/test_bad_input.py`` throws random bad
+arguments at every public function and holds them to this.
+
+Decisions:
+
+- Arrays must be numpy arrays: a list, a scalar or a 0-d array is refused
+  (TypeError), not converted -- the layout (``n x m``, ``n x 1``) carries the
+  meaning, and a silent ``np.asarray`` would accept a 1-D list as 1 x m.
+- Only real floating dtypes are accepted: float16 (accumulated in float32),
+  float32, float64.  Integer and boolean arrays are refused (TypeError, naming
+  the argument), not converted: the result keeps the input's dtype, so an
+  integer ``z`` would round ``z_norm`` to integers -- a silent wrong answer --
+  and converting to float64 instead would break "float32 in, float32 out" for
+  no gain (the caller converts with ``z.astype(np.float64)``).  Complex and
+  object arrays are refused likewise; so are longdouble arrays (no clause
+  speaks of them).
+- Scalars (eps, momentum, lr, ...) accept any real number that is not a bool:
+  Python and numpy ints and floats; a finite float is required, and an integer
+  too large for a float is a ValueError.
+- Non-finite entries (NaN, +-inf) are refused before any arithmetic.
 """
 
 from __future__ import annotations
@@ -26,11 +47,17 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def matrix(name: str, value: Any, *, rows: int | None = None, cols: int | None = None) -> np.ndarray:
+def _match(of: str | None) -> str:
+    return f" (to match {of})" if of else ""
+
+
+def matrix(
+    name: str, value: Any, *, rows: int | None = None, cols: int | None = None, of: str | None = None
+) -> np.ndarray:
     """Return ``value`` if it is a finite, real floating, 2-D numpy array.
 
     ``rows``/``cols``, when given, fix the expected shape (the lecture's
-    ``n[l] x m``).
+    ``n[l] x m``); ``of`` names what they come from (e.g. ``"z"``), for the message.
     """
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {_kind(value)}")
@@ -44,16 +71,17 @@ def matrix(name: str, value: Any, *, rows: int | None = None, cols: int | None =
     if n == 0 or m == 0:
         raise ValueError(f"{name}: expected at least one unit and one example, got shape {value.shape}")
     if rows is not None and n != rows:
-        raise ValueError(f"{name}: expected {rows} rows, got shape {value.shape}")
+        raise ValueError(f"{name}: expected {rows} rows{_match(of)}, got shape {value.shape}")
     if cols is not None and m != cols:
-        raise ValueError(f"{name}: expected {cols} columns, got shape {value.shape}")
+        raise ValueError(f"{name}: expected {cols} columns{_match(of)}, got shape {value.shape}")
     if not np.isfinite(value).all():
         raise ValueError(f"{name}: contains NaN or infinite values")
     return value
 
 
-def column(name: str, value: Any, n: int) -> np.ndarray:
-    """Return ``value`` if it is a finite, real floating ``n x 1`` array (L10)."""
+def column(name: str, value: Any, n: int, of: str | None = None) -> np.ndarray:
+    """Return ``value`` if it is a finite, real floating ``n x 1`` array (L10); ``of``
+    names the argument ``n`` comes from, for the message."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray of shape ({n}, 1), got {_kind(value)}")
     if value.dtype not in FLOAT_DTYPES:
@@ -61,7 +89,7 @@ def column(name: str, value: Any, n: int) -> np.ndarray:
             f"{name}: expected a real floating dtype (float16, float32, float64), got {value.dtype}"
         )
     if value.shape != (n, 1):
-        raise ValueError(f"{name}: expected shape ({n}, 1) (one entry per unit), got {value.shape}")
+        raise ValueError(f"{name}: expected shape ({n}, 1), one entry per unit{_match(of)}, got {value.shape}")
     if not np.isfinite(value).all():
         raise ValueError(f"{name}: contains NaN or infinite values")
     return value
@@ -71,7 +99,10 @@ def real(name: str, value: Any) -> float:
     """Return ``value`` as a float if it is a finite real number (not a bool)."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a real number, got {_kind(value)}")
-    as_float = float(value)
+    try:
+        as_float = float(value)
+    except OverflowError:
+        raise ValueError(f"{name}: {value} is too large for a float") from None
     if not math.isfinite(as_float):
         raise ValueError(f"{name}: expected a finite number, got {as_float}")
     return as_float
@@ -100,6 +131,30 @@ def count(name: str, value: Any, *, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def nonnegative(name: str, value: np.ndarray) -> np.ndarray:
+    """Return ``value`` (an array already checked) if no entry is negative (a variance)."""
+    if (value < 0).any():
+        raise ValueError(f"{name}: a variance cannot be negative")
+    return value
+
+
+def flag(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool (numpy's included); never a truthy stand-in."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name}: expected a bool, got {_kind(value)}")
+    return bool(value)
+
+
+def choice(name: str, value: Any, options: tuple[str, ...], what: str = "") -> str:
+    """Return ``value`` if it is one of the strings ``options``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a str, got {_kind(value)}")
+    if value not in options:
+        raise ValueError(f"{name}: unknown {what + ' ' if what else ''}{value!r}; expected one of "
+                         f"{', '.join(map(repr, options))}")
+    return value
 
 
 def working_dtype(dtype: np.dtype) -> np.dtype:

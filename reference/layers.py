@@ -38,11 +38,10 @@ def dense(W: np.ndarray, A: np.ndarray, b: np.ndarray | None = None) -> np.ndarr
             dtypes, mismatched shapes or non-finite values.
     """
     W = arguments.matrix("W", W)
-    A = arguments.matrix("A", A, rows=W.shape[1])
+    A = arguments.matrix("A", A, rows=W.shape[1], of="the columns of W")
+    b = None if b is None else arguments.column("b", b, W.shape[0], of="the rows of W")
     Z = W @ A
-    if b is None:
-        return Z
-    return Z + arguments.column("b", b, W.shape[0])
+    return Z if b is None else Z + b
 
 
 def dense_backward(
@@ -60,10 +59,9 @@ def dense_backward(
     False (a layer with BN, L11: no ``db[l]`` any more).
     """
     W = arguments.matrix("W", W)
-    A = arguments.matrix("A", A, rows=W.shape[1])
-    dZ = arguments.matrix("dZ", dZ, rows=W.shape[0], cols=A.shape[1])
-    if not isinstance(with_bias, bool):
-        raise TypeError(f"with_bias: expected a bool, got {type(with_bias).__name__}")
+    A = arguments.matrix("A", A, rows=W.shape[1], of="the columns of W")
+    dZ = arguments.matrix("dZ", dZ, rows=W.shape[0], cols=A.shape[1], of="the rows of W and the columns of A")
+    with_bias = arguments.flag("with_bias", with_bias)
     db = dZ.sum(axis=1, keepdims=True) if with_bias else None
     return dZ @ A.T, W.T @ dZ, db
 
@@ -154,7 +152,7 @@ class Activation:
     def backward(self, Z: np.ndarray, dA: np.ndarray) -> np.ndarray:
         """``dZ = dA * g'(Z)`` (chain rule, elementwise); all ``n[l] x m``."""
         Z = arguments.matrix("Z", Z)
-        dA = arguments.matrix("dA", dA, rows=Z.shape[0], cols=Z.shape[1])
+        dA = arguments.matrix("dA", dA, rows=Z.shape[0], cols=Z.shape[1], of="Z")
         return dA * self.g_prime(Z)
 
 
@@ -175,9 +173,4 @@ def activation(name: str) -> Activation:
         TypeError: ``name`` is not a str.
         ValueError: ``name`` is not a known activation.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"activation: expected a str, got {type(name).__name__}")
-    if name not in ACTIVATIONS:
-        known = ", ".join(repr(k) for k in ACTIVATIONS)
-        raise ValueError(f"activation: unknown activation {name!r}; expected one of {known}")
-    return ACTIVATIONS[name]
+    return ACTIVATIONS[arguments.choice("name", name, tuple(ACTIVATIONS), "activation")]

@@ -30,12 +30,7 @@ _SUM_TOL = 1e-6
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"name: expected a str, got {type(name).__name__}")
-    if name not in OUTPUTS:
-        known = ", ".join(repr(k) for k in OUTPUTS)
-        raise ValueError(f"name: unknown output activation {name!r}; expected one of {known}")
-    return name
+    return arguments.choice("name", name, OUTPUTS, "output activation")
 
 
 # --------------------------------------------------------------------------
@@ -159,7 +154,7 @@ def loss_and_grad(name: str, Z_L: np.ndarray, Y: np.ndarray) -> tuple[float, np.
     """
     name = _check_name(name)
     Z_L = arguments.matrix("Z_L", Z_L)
-    Y = arguments.matrix("Y", Y, rows=Z_L.shape[0], cols=Z_L.shape[1])
+    Y = arguments.matrix("Y", Y, rows=Z_L.shape[0], cols=Z_L.shape[1], of="Z_L")
     _check_labels(name, Y)
     loss, grad = _LOSSES[name]
     return loss(Z_L, Y), grad(Z_L, Y)

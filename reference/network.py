@@ -118,17 +118,42 @@ def _check_entries(name: str, value: Any, required: Shapes, optional: Shapes) ->
         raise ValueError(f"{name}: unexpected {', '.join(map(repr, extra))} for this spec")
     for key, (rows, cols) in {**required, **optional}.items():
         if key in value:
-            arguments.matrix(f"{name}[{key!r}]", value[key], rows=rows, cols=cols)
-            if key.startswith("running_var") and (value[key] < 0).any():
-                raise ValueError(f"{name}[{key!r}]: a variance cannot be negative")
+            arguments.matrix(f"{name}[{key!r}]", value[key], rows=rows, cols=cols, of="spec")
+            if key.startswith("running_var"):
+                arguments.nonnegative(f"{name}[{key!r}]", value[key])
 
 
-def _check_bn(bn: Any) -> Any:
+def validate_params(spec: NetworkSpec, params: Any) -> dict[str, np.ndarray]:
+    """Return ``params`` if it holds exactly the parameters ``spec`` describes, else
+    raise naming the entry: ``W[l]`` ``n[l] x n[l-1]``; ``b[l]`` ``n[l] x 1`` in layers
+    without BN (optional, L7, in layers with BN); ``gamma[l]``, ``beta[l]`` ``n[l] x 1``
+    in layers with BN; all finite floating arrays."""
+    required, optional, _ = _shapes(validate_spec(spec))
+    _check_entries("params", params, required, optional)
+    return params
+
+
+def validate_running(spec: NetworkSpec, running: Any) -> dict[str, np.ndarray]:
+    """Return ``running`` if it holds ``running_mean[l]`` and ``running_var[l]``
+    (``n[l] x 1``, the variance >= 0) for each BN layer of ``spec`` and nothing else."""
+    _, _, shapes = _shapes(validate_spec(spec))
+    _check_entries("running", running, shapes, {})
+    return running
+
+
+def validate_bn(bn: Any) -> Any:
+    """The BN to plug in: ``bn`` if it has the protocol's four functions
+    (``None``: :mod:`batchnorm`), else TypeError naming ``bn``."""
     bn = batchnorm if bn is None else bn
+    if isinstance(bn, type):
+        raise TypeError(f"bn: expected a module or an instance, got the class {bn.__name__} (construct it)")
     for fn in _BN_FUNCTIONS:
         if not callable(getattr(bn, fn, None)):
             raise TypeError(f"bn: expected an object with {', '.join(_BN_FUNCTIONS)}; no {fn!r}")
     return bn
+
+
+_check_bn = validate_bn
 
 
 def _bn_result(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -137,13 +162,27 @@ def _bn_result(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _check_cache(spec: NetworkSpec, cache: Any, *, need_training: bool) -> list[dict]:
+    """The cache's entries, each checked: ``A_prev`` ``n[l-1] x m``, ``Z`` and ``Z_tilde``
+    ``n[l] x m``, one m throughout."""
     if not isinstance(cache, Mapping) or not isinstance(cache.get("layers"), list):
         raise TypeError("cache: expected the cache returned by forward")
-    if len(cache["layers"]) != len(spec.layers):
-        raise ValueError(f"cache: has {len(cache['layers'])} layers, spec has {len(spec.layers)}")
-    if need_training and not cache.get("training"):
+    entries = cache["layers"]
+    if len(entries) != len(spec.layers):
+        raise ValueError(f"cache: has {len(entries)} layers, spec has {len(spec.layers)}")
+    arguments.flag("cache['training']", cache.get("training"))
+    if need_training and not cache["training"]:
         raise ValueError("cache: backward needs a training-mode forward (training=True)")
-    return cache["layers"]
+    m, n_prev = None, spec.n_x
+    for i, (layer, entry) in enumerate(zip(spec.layers, entries, strict=True)):
+        where = f"cache['layers'][{i}]"
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"{where}: expected a dict with 'A_prev', 'Z' and 'Z_tilde'")
+        for key, rows in (("A_prev", n_prev), ("Z", layer.units), ("Z_tilde", layer.units)):
+            if key not in entry:
+                raise ValueError(f"{where}: missing {key!r}")
+            m = arguments.matrix(f"{where}[{key!r}]", entry[key], rows=rows, cols=m, of="spec").shape[1]
+        n_prev = layer.units
+    return entries
 
 
 def init_params(spec: NetworkSpec, rng: np.random.Generator, init: str = "he") -> dict:
@@ -155,8 +194,7 @@ def init_params(spec: NetworkSpec, rng: np.random.Generator, init: str = "he") -
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
     scales = {"he": 2.0, "xavier": 1.0}
-    if init not in scales:
-        raise ValueError(f"init: expected 'he' or 'xavier', got {init!r}")
+    init = arguments.choice("init", init, tuple(scales), "initialization")
     return {
         key: rng.standard_normal(shape) * np.sqrt(scales[init] / shape[1])
         if key.startswith("W")
@@ -186,15 +224,14 @@ def forward(spec, params, X, *, bn=None, running=None, training=True) -> tuple[n
     "layers": [{"A_prev", "Z", "Z_tilde"} per layer]}``.
     """
     spec, bn = validate_spec(spec), _check_bn(bn)
-    required, optional, running_shapes = _shapes(spec)
-    _check_entries("params", params, required, optional)
-    X = arguments.matrix("X", X, rows=spec.n_x)
-    if not isinstance(training, bool):
-        raise TypeError(f"training: expected a bool, got {type(training).__name__}")
-    if not training and running_shapes:
-        if running is None:
-            raise ValueError("running: required when training=False (the network has BN layers)")
-        _check_entries("running", running, running_shapes, {})
+    _, _, running_shapes = _shapes(spec)
+    validate_params(spec, params)
+    X = arguments.matrix("X", X, rows=spec.n_x, of="spec.n_x")
+    training = arguments.flag("training", training)
+    if running is not None:
+        validate_running(spec, running)
+    elif not training and running_shapes:
+        raise ValueError("running: required when training=False (the network has BN layers)")
     A, entries = X, []
     for l, layer in enumerate(spec.layers, start=1):  # noqa: E741 (the lecture's l)
         Z_tilde = Z = dense(params[f"W{l}"], A, params.get(f"b{l}"))
@@ -223,10 +260,11 @@ def backward(spec, params, cache, dZ_L, *, bn=None) -> dict[str, np.ndarray]:
     ``"d" + key`` has its parameter's shape; BN layers get no ``db``.
     """
     spec, bn = validate_spec(spec), _check_bn(bn)
-    _check_entries("params", params, *_shapes(spec)[:2])
+    validate_params(spec, params)
     entries = _check_cache(spec, cache, need_training=True)
     m = entries[-1]["Z"].shape[1]
-    dZ_tilde = dA = arguments.matrix("dZ_L", dZ_L, rows=spec.layers[-1].units, cols=m)
+    dZ_tilde = dA = arguments.matrix("dZ_L", dZ_L, rows=spec.layers[-1].units, cols=m,
+                                     of="the output layer of spec and the examples in cache")
     grads: dict[str, np.ndarray] = {}
     for l in range(len(spec.layers), 0, -1):  # noqa: E741 (the lecture's l)
         layer, entry = spec.layers[l - 1], entries[l - 1]
@@ -251,6 +289,10 @@ def loss_and_grads(spec, params, X, Y, *, bn=None) -> tuple[float, dict[str, np.
     fused loss of the output layer against ``Y`` (``n[L] x m``, see
     :func:`losses.loss_and_grad`), and :func:`backward`.  Returns
     ``(loss, grads, cache)`` with the loss the mean over the m examples."""
+    spec = validate_spec(spec)
+    X = arguments.matrix("X", X, rows=spec.n_x, of="spec.n_x")
+    arguments.matrix("Y", Y, rows=spec.layers[-1].units, cols=X.shape[1],
+                     of="the output layer of spec and the examples of X")
     Z_L, cache = forward(spec, params, X, bn=bn, training=True)
     loss, dZ_L = losses.loss_and_grad(spec.layers[-1].activation, Z_L, Y)
     return loss, backward(spec, params, cache, dZ_L, bn=bn), cache
@@ -263,7 +305,7 @@ def update_running_stats(spec, running, cache, *, bn=None) -> dict[str, np.ndarr
     ``cache``.  All entries ``n[l] x 1``; ``running`` is not modified."""
     spec, bn = validate_spec(spec), _check_bn(bn)
     _, _, shapes = _shapes(spec)
-    _check_entries("running", running, shapes, {})
+    validate_running(spec, running)
     entries = _check_cache(spec, cache, need_training=False)
     new = dict(running)
     for l, layer in enumerate(spec.layers, start=1):  # noqa: E741 (the lecture's l)

@@ -50,11 +50,12 @@ def _check_grads(params: Params, grads: Any) -> None:
         raise TypeError(f"grads: expected a dict of numpy arrays, got {type(grads).__name__}")
     for key, p in params.items():
         if f"d{key}" not in grads:
-            raise ValueError(f"grads: missing 'd{key}' for parameter {key!r}")
-        arguments.matrix(f"grads['d{key}']", grads[f"d{key}"], rows=p.shape[0], cols=p.shape[1])
+            raise ValueError(f"grads: missing 'd{key}' for params[{key!r}]")
+        arguments.matrix(f"grads['d{key}']", grads[f"d{key}"], rows=p.shape[0], cols=p.shape[1],
+                         of=f"params[{key!r}]")
     extra = [k for k in grads if not (isinstance(k, str) and k[1:] in params and k[0] == "d")]
     if extra:
-        raise ValueError(f"grads: {', '.join(map(repr, extra))} match no parameter")
+        raise ValueError(f"grads: {', '.join(map(repr, extra))} match no entry of params")
 
 
 def _check_state(params: Params, opt_state: Any, slots: tuple[str, ...]) -> None:
@@ -67,7 +68,7 @@ def _check_state(params: Params, opt_state: Any, slots: tuple[str, ...]) -> None
             raise ValueError(f"opt_state: {slot!r} must hold one array per parameter")
         for key, p in params.items():
             name = f"opt_state[{slot!r}][{key!r}]"
-            arguments.matrix(name, averages[key], rows=p.shape[0], cols=p.shape[1])
+            arguments.matrix(name, averages[key], rows=p.shape[0], cols=p.shape[1], of=f"params[{key!r}]")
 
 
 def _zeros(params: Params) -> Params:

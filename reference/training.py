@@ -36,7 +36,7 @@ def minibatches(
     ``(X{t}, Y{t})`` pairs, ``n_x x m_t`` and ``n[L] x m_t``, new arrays.
     """
     X = arguments.matrix("X", X)
-    Y = arguments.matrix("Y", Y, cols=X.shape[1])
+    Y = arguments.matrix("Y", Y, cols=X.shape[1], of="the examples of X")
     batch_size = arguments.count("batch_size", batch_size)
     order = _check_rng(rng).permutation(X.shape[1])
     starts = range(0, X.shape[1], batch_size)
@@ -79,14 +79,20 @@ def train(
     ``losses`` holds each step's loss, computed before that step's update.
     """
     spec = network.validate_spec(spec)
-    X = arguments.matrix("X", X, rows=spec.n_x)
-    Y = arguments.matrix("Y", Y, rows=spec.layers[-1].units, cols=X.shape[1])
+    network.validate_params(spec, params)
+    X = arguments.matrix("X", X, rows=spec.n_x, of="spec.n_x")
+    Y = arguments.matrix("Y", Y, rows=spec.layers[-1].units, cols=X.shape[1],
+                         of="the output layer of spec and the examples of X")
     epochs = arguments.count("epochs", epochs, minimum=0)
     batch_size = arguments.count("batch_size", batch_size)
+    _check_rng(rng)
+    network.validate_bn(bn)
+    if isinstance(optimizer, type):
+        raise TypeError(f"optimizer: expected an instance, got the class {optimizer.__name__} (e.g. Adam(lr=0.01))")
     for method in ("init", "step"):
         if not callable(getattr(optimizer, method, None)):
             raise TypeError(f"optimizer: expected an object with init and step; no {method!r}")
-    running = network.init_running(spec) if running is None else running
+    running = network.init_running(spec) if running is None else network.validate_running(spec, running)
     opt_state = optimizer.init(params)
     losses: list[float] = []
     for _ in range(epochs):
@@ -120,6 +126,7 @@ def separable_data(
     rng = _check_rng(rng)
     n_x = arguments.count("n_x", n_x)
     m = arguments.count("m", m)
+    kind = arguments.choice("kind", kind, ("binary", "multiclass", "regression"), "kind of data")
     if kind == "binary":
         X = rng.standard_normal((n_x, m))
         u = rng.standard_normal((n_x, 1))
@@ -138,8 +145,6 @@ def separable_data(
         X[0] += 3.0 * np.cos(angles)
         X[1] += 3.0 * np.sin(angles)
         return X, np.eye(3)[:, labels]
-    if kind == "regression":
-        X = rng.standard_normal((n_x, m))
-        w = rng.standard_normal((1, n_x))
-        return X, w @ X + 0.5 + 0.01 * rng.standard_normal((1, m))
-    raise ValueError(f"kind: expected 'binary', 'multiclass' or 'regression', got {kind!r}")
+    X = rng.standard_normal((n_x, m))  # "regression"
+    w = rng.standard_normal((1, n_x))
+    return X, w @ X + 0.5 + 0.01 * rng.standard_normal((1, m))

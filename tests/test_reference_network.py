@@ -502,7 +502,7 @@ def test_bad_arguments_are_refused():
         (lambda: mini(X, Y, 2, 42), TypeError, "rng:"),
         (lambda: training.separable_data(rng, kind="spiral"), ValueError, "kind:"),
         (lambda: training.separable_data(rng, n_x=1, kind="multiclass"), ValueError, "n_x:"),
-        (lambda: layers.activation("gelu"), ValueError, "activation: unknown activation 'gelu'"),
+        (lambda: layers.activation("gelu"), ValueError, "name: unknown activation 'gelu'"),
         (lambda: losses.output_activation("tanh", X), ValueError, "name:"),
         (lambda: losses.loss_and_grad("softmax", X, np.ones((3, 4))), ValueError, "Y:"),
         (lambda: layers.dense(X, X), ValueError, "A:"),

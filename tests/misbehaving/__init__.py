@@ -1,0 +1,8 @@
+"""Implementations that misbehave as programs rather than as batch norms.
+
+Each module holds one kind of misbehaviour (raising, returning garbage,
+hanging, printing, exiting, crashing its process, allocating without bound);
+``tests/test_robustness.py`` runs ``bnspec check`` on each and requires a
+completed run, exit status 1 and a report naming the failing clause.  The
+modules that end or crash their process are run with ``--isolate`` only.
+"""
