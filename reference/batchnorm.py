@@ -15,8 +15,16 @@ them (this module included) can be checked with ``bnspec check``.  Each
 derivative sits beside the formula it differentiates.
 
 Numerical choices: statistics are computed with the corrected two-pass
-algorithm (never ``E[z^2] - E[z]^2``); float64 by default, float32 stays
-float32, float16 is accumulated in float32 and returned as float16.
+algorithm (never ``E[z^2] - E[z]^2``) and the mean is never rounded on its
+own; the per-unit factors are computed one precision wider and rounded once;
+float64 by default, float32 stays float32, float16 is accumulated in float32
+and returned as float16.  ``docs/numerics.md`` derives the resulting accuracy
+(clauses BN-ACC-*).
+
+Speed: forward and backward work on blocks of rows that stay in the core's
+cache (:data:`BLOCK_BYTES`), with in-place ufuncs and ``out=`` buffers; no
+Python loop runs over units or examples.  ``make bench`` compares them with
+PyTorch (``docs/bench.md``).
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from . import arguments
 #: This module satisfies the protocol in the lecture's layout and conventions.
 layout = "units_first"
 profile = "lecture"
+#: The dtypes it accepts (clauses BN-F32-*, BN-F16-*): float16 is accumulated in float32.
+dtypes = ("float64", "float32", "float16")
 
 #: The eps used when none is given (PyTorch's and ONNX's default).
 DEFAULT_EPS = 1e-5
@@ -38,6 +48,16 @@ DEFAULT_EPS = 1e-5
 # --------------------------------------------------------------------------
 
 
+#: numpy >= 2.0 computes row dot products with BLAS; older numpy falls back to einsum.
+_VECDOT = getattr(np, "vecdot", None)
+
+
+def _row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sum_i a(i) b(i)`` for each row, ``n x 1`` (one BLAS dot per row where numpy has ``vecdot``)."""
+    dots = _VECDOT(a, b) if _VECDOT is not None else np.einsum("ij,ij->i", a, b)
+    return dots[:, None]
+
+
 def batch_statistics(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and biased variance of each unit over the mini-batch.
 
@@ -45,24 +65,53 @@ def batch_statistics(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Shapes: ``z`` is ``n x m``; ``mu`` and ``sigma^2`` are ``n x 1``.
 
-    Numerics: the corrected two-pass algorithm (Bjorck): a first pass for the
-    mean, then the deviations ``d = z - mu0`` and the correction
-    ``c = mean(d)``, which removes the rounding error of the first mean:
-    ``mu = mu0 + c``, ``sigma^2 = mean(d^2) - c^2``.  Its error does not grow
-    with the offset ``|mu| / sigma`` the way the one-pass formula's does.
+    Numerics: the corrected two-pass algorithm (Bjorck), see :func:`_centered`.
+    Its error does not grow with the offset ``|mu| / sigma`` the way the
+    one-pass formula's does.
     """
     z = arguments.matrix("z", z)
-    return _statistics(z.astype(arguments.working_dtype(z.dtype), copy=False))
+    z = z.astype(arguments.working_dtype(z.dtype), copy=False)
+    mu0, _, correction, var = _centered(z, np.empty_like(z))
+    return mu0 + correction, var
 
 
-def _statistics(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mu0 = z.mean(axis=1, keepdims=True)
-    d = z - mu0
-    correction = d.mean(axis=1, keepdims=True)
-    var = np.square(d).mean(axis=1, keepdims=True) - np.square(correction)
+def _centered(z: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The corrected two-pass statistics: ``(mu0, d, c, sigma^2)``.
+
+    A first pass gives the rounded mean ``mu0``; the deviations
+    ``d = z - mu0`` are written into ``out`` (``n x m``, returned as ``d``);
+    their mean ``c`` is the rounding error of ``mu0``, so that ``mu = mu0 + c``
+    and ``z - mu = d - c`` exactly up to c's own (tiny) error;
+    ``sigma^2 = mean(d^2) - c^2``.  ``mu0``, ``c`` and ``sigma^2`` are ``n x 1``.
+    The callers never round ``mu0 + c`` before centring: at an offset
+    ``|mu| / sigma`` that rounding alone would cost ``u |mu| / sigma``.
+    Four passes over ``n x m`` values, one of them a write.
+    """
+    m = z.shape[1]
+    mu0 = np.add.reduce(z, axis=1, keepdims=True) / m
+    d = np.subtract(z, mu0, out=out)
+    correction = np.add.reduce(d, axis=1, keepdims=True) / m
+    var = _row_dot(d, d) / m - np.square(correction)
     # Rounding can leave a tiny negative number for a constant unit.
     np.maximum(var, 0.0, out=var)
-    return mu0 + correction, var
+    return mu0, d, correction, var
+
+
+def _wide(dtype: np.dtype) -> type:
+    """The dtype of the per-unit (``n x 1``) arithmetic: one step wider than the work's.
+
+    The per-unit factors (``1 / sqrt(sigma^2 + eps)``, ``gamma`` times it, the
+    shifts) cost n operations against the n x m of the passes, so they are
+    computed in long double (float64 for float32 work) and rounded once: each
+    is then within u/2 of its value instead of a few u.  Where long double is
+    float64 (e.g. on ARM) this changes nothing but the accuracy margin.
+    """
+    return np.longdouble if dtype == np.float64 else np.float64
+
+
+def _inv_std(var: np.ndarray, eps: float) -> np.ndarray:
+    """``1 / sqrt(sigma^2 + eps)``, ``n x 1`` (eps inside the square root), in the wide dtype."""
+    return 1.0 / np.sqrt(var.astype(_wide(var.dtype)) + eps)
 
 
 # --------------------------------------------------------------------------
@@ -70,50 +119,83 @@ def _statistics(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------
 
 
-def _normalize(z: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """``z_norm = (z - mu) / sqrt(sigma^2 + eps)`` and ``inv_std = 1/sqrt(sigma^2 + eps)``."""
-    mu, var = _statistics(z)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    return (z - mu) * inv_std, inv_std
+def _affine(d: np.ndarray, correction: np.ndarray, inv_std: np.ndarray, gamma: np.ndarray,
+            beta: np.ndarray) -> np.ndarray:
+    """``z~ = gamma * z_norm + beta`` (L8), with ``z_norm = (d - c) * inv_std``, in place in ``d``.
+
+    Computed as ``d * a + (beta - c * a)`` with ``a = gamma * inv_std`` per unit
+    (rounded once from the wide dtype): two passes over ``d``, and the mean
+    never rounded on its own.
+    """
+    a = gamma * inv_std
+    np.multiply(d, a.astype(d.dtype), out=d)
+    d += (beta - correction * a).astype(d.dtype)
+    return d
 
 
-def _normalize_backward(dz_norm: np.ndarray, z_norm: np.ndarray, inv_std: np.ndarray) -> np.ndarray:
-    """Derivative of ``_normalize``: dz from dz_norm.
+def _affine_backward(
+    grad: np.ndarray, d: np.ndarray, correction: np.ndarray, inv_std: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Derivative of ``_affine``: ``dgamma = sum_i grad * z_norm``, ``dbeta = sum_i grad``
+    (and ``dz_norm = gamma * grad``, folded into :func:`_normalize_backward`).
+
+    With ``z_norm = (d - c) inv_std``: ``dgamma = inv_std (sum_i grad d - c sum_i grad)``.
+    Returns ``(dgamma, dbeta, mean(grad * z_norm))``, all ``n x 1``, the last in the wide dtype.
+    """
+    m = d.shape[1]
+    dbeta = np.add.reduce(grad, axis=1, keepdims=True)
+    sum_gz = inv_std * (_row_dot(grad, d) - correction * dbeta.astype(inv_std.dtype))
+    return sum_gz.astype(d.dtype), dbeta, sum_gz / m
+
+
+def _normalize_backward(grad: np.ndarray, d: np.ndarray, correction: np.ndarray, inv_std: np.ndarray,
+                        gamma: np.ndarray, mean_g: np.ndarray, mean_gz: np.ndarray,
+                        scratch: np.ndarray) -> np.ndarray:
+    """Derivative of the normalization: dz from ``dz_norm = gamma * grad``, in place in ``d``.
 
     With ``z_norm = (z - mu) * inv_std`` and mu, sigma^2 depending on every
     example of the unit, the chain rule through mu and sigma^2 collapses to
     ``dz = inv_std * (dz_norm - mean(dz_norm) - z_norm * mean(dz_norm * z_norm))``
-    (means over the m examples).  At m = 1, z_norm = 0 and dz_norm - mean = 0,
-    so dz = 0.
+    (means over the m examples).  Per unit this is affine in ``grad`` and ``d``:
+    ``dz = a grad + k d + k0`` with ``a = gamma inv_std``,
+    ``k = -a inv_std mean(grad z_norm)``, ``k0 = -a mean(grad) - k c`` (each
+    rounded once from the wide dtype); three passes over ``d``, the product
+    ``a grad`` written into ``scratch`` (d's shape).  At m = 1, d = 0 and
+    ``k0 = -a grad``, so dz = 0.
     """
-    mean_d = dz_norm.mean(axis=1, keepdims=True)
-    mean_dx = (dz_norm * z_norm).mean(axis=1, keepdims=True)
-    return inv_std * (dz_norm - mean_d - z_norm * mean_dx)
+    a = gamma * inv_std
+    k = -a * inv_std * mean_gz
+    np.multiply(d, k.astype(d.dtype), out=d)
+    d += (-a * mean_g - k * correction).astype(d.dtype)
+    d += np.multiply(grad, a.astype(d.dtype), out=scratch)
+    return d
 
 
-def _affine(z_norm: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """``z~ = gamma * z_norm + beta`` (L8)."""
-    return gamma * z_norm + beta
+#: Bytes of one block of rows (units) that forward and backward process at a time: the
+#: block's deviations, output and scratch stay in the core's L2 cache across the six to ten
+#: passes each block needs, instead of streaming n x m values from memory on every pass.
+BLOCK_BYTES = 1 << 19
 
 
-def _affine_backward(
-    grad: np.ndarray, z_norm: np.ndarray, gamma: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Derivative of ``_affine``: ``dz_norm = gamma * grad``,
-    ``dgamma = sum_i grad * z_norm``, ``dbeta = sum_i grad``."""
-    dgamma = (grad * z_norm).sum(axis=1, keepdims=True)
-    dbeta = grad.sum(axis=1, keepdims=True)
-    return gamma * grad, dgamma, dbeta
+def _row_blocks(z: np.ndarray) -> list[slice]:
+    """Consecutive slices of z's rows (units), each about ``BLOCK_BYTES`` (at least one row).
+
+    The units are independent (clause BN-LOC-1), so processing them block by
+    block gives the same result, bit for bit, as processing them all at once.
+    """
+    n, m = z.shape
+    step = max(1, BLOCK_BYTES // (m * z.itemsize))
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
 def _check_layer(z, gamma, beta, eps) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     z = arguments.matrix("z", z)
     n = z.shape[0]
-    gamma = arguments.column("gamma", gamma, n)
-    beta = arguments.column("beta", beta, n)
+    gamma = arguments.column("gamma", gamma, n, of="z")
+    beta = arguments.column("beta", beta, n, of="z")
     eps = arguments.positive("eps", eps)
     work = arguments.working_dtype(z.dtype)
-    return z.astype(work, copy=False), gamma.astype(work), beta.astype(work), eps
+    return z.astype(work, copy=False), gamma.astype(work, copy=False), beta.astype(work, copy=False), eps
 
 
 def forward(z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray:
@@ -125,9 +207,11 @@ def forward(z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = DEF
     Shapes: ``z`` is ``n[l] x m``; ``gamma``, ``beta`` are ``n[l] x 1``; the
     result is ``n[l] x m`` in z's dtype.
 
-    Numerics: corrected two-pass statistics; eps > 0 inside the square root,
-    so a unit constant over the mini-batch gives ``z_norm = 0`` and the output
-    ``beta``; at ``m = 1`` the output is ``beta`` (clause BN-DEG-2).
+    Numerics: corrected two-pass statistics, the mean never rounded on its own
+    (:func:`_centered`); eps > 0 inside the square root, so a unit constant
+    over the mini-batch gives ``z_norm = 0`` and the output ``beta``; at
+    ``m = 1`` the output is ``beta`` (clause BN-DEG-2).  Speed: one ``n x m``
+    array is allocated (the result) and six passes read it or z.
 
     Raises:
         TypeError, ValueError: naming the argument, for non-arrays, wrong
@@ -135,8 +219,11 @@ def forward(z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = DEF
     """
     out_dtype = z.dtype if isinstance(z, np.ndarray) else None
     z, gamma, beta, eps = _check_layer(z, gamma, beta, eps)
-    z_norm, _ = _normalize(z, eps)
-    return _affine(z_norm, gamma, beta).astype(out_dtype, copy=False)
+    out = np.empty_like(z)
+    for rows in _row_blocks(z):
+        _, d, correction, var = _centered(z[rows], out[rows])
+        _affine(d, correction, _inv_std(var, eps), gamma[rows], beta[rows])
+    return out.astype(out_dtype, copy=False)
 
 
 def backward(
@@ -155,15 +242,24 @@ def backward(
     ``n[l] x 1``.  Returns ``(dz, dgamma, dbeta)``: ``dz`` is ``n[l] x m``,
     ``dgamma`` and ``dbeta`` are ``n[l] x 1``, all in z's dtype.
 
-    Numerics: recomputes the forward statistics (two-pass); ``beta`` does not
-    enter the gradients but is part of the protocol's signature.
+    Numerics: recomputes the forward statistics (corrected two-pass) from z;
+    ``beta`` does not enter the gradients but is part of the protocol's
+    signature.  Speed: dz is computed in place in the deviations' buffer, plus
+    one scratch block of rows (see :data:`BLOCK_BYTES`).
     """
     out_dtype = z.dtype if isinstance(z, np.ndarray) else None
     z, gamma, beta, eps = _check_layer(z, gamma, beta, eps)
-    grad = arguments.matrix("grad", grad, rows=z.shape[0], cols=z.shape[1]).astype(z.dtype, copy=False)
-    z_norm, inv_std = _normalize(z, eps)
-    dz_norm, dgamma, dbeta = _affine_backward(grad, z_norm, gamma)
-    dz = _normalize_backward(dz_norm, z_norm, inv_std)
+    grad = arguments.matrix("grad", grad, rows=z.shape[0], cols=z.shape[1], of="z").astype(z.dtype, copy=False)
+    m = z.shape[1]
+    dz, dgamma, dbeta = np.empty_like(z), np.empty_like(gamma), np.empty_like(gamma)
+    blocks = _row_blocks(z)
+    scratch = np.empty_like(z[blocks[0]])
+    for rows in blocks:
+        _, d, correction, var = _centered(z[rows], dz[rows])
+        inv_std = _inv_std(var, eps)
+        dgamma[rows], dbeta[rows], mean_gz = _affine_backward(grad[rows], d, correction, inv_std)
+        _normalize_backward(grad[rows], d, correction, inv_std, gamma[rows], dbeta[rows] / m, mean_gz,
+                            scratch[: d.shape[0]])
     return (
         dz.astype(out_dtype, copy=False),
         dgamma.astype(out_dtype, copy=False),
@@ -195,13 +291,13 @@ def update_running(
     """
     z = arguments.matrix("z", z)
     n = z.shape[0]
-    running_mean = arguments.column("running_mean", running_mean, n)
-    running_var = arguments.column("running_var", running_var, n)
-    if (running_var < 0).any():
-        raise ValueError("running_var: a variance cannot be negative")
+    running_mean = arguments.column("running_mean", running_mean, n, of="z")
+    running_var = arguments.nonnegative("running_var", arguments.column("running_var", running_var, n, of="z"))
     momentum = arguments.fraction("momentum", momentum)
     work = arguments.working_dtype(z.dtype)
-    mu, var = _statistics(z.astype(work, copy=False))
+    z = z.astype(work, copy=False)
+    mu0, _, correction, var = _centered(z, np.empty_like(z))
+    mu = mu0 + correction
     new_mean = momentum * running_mean.astype(work) + (1.0 - momentum) * mu
     new_var = momentum * running_var.astype(work) + (1.0 - momentum) * var
     return new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
@@ -215,6 +311,16 @@ def eval_affine(
     Formula: ``scale = gamma / sqrt(running_var + eps)``,
     ``shift = beta - scale * running_mean``.  All shapes ``n[l] x 1``.
     """
+    gamma = arguments.matrix("gamma", gamma, cols=1)
+    n = gamma.shape[0]
+    beta = arguments.column("beta", beta, n, of="gamma")
+    running_mean = arguments.column("running_mean", running_mean, n, of="gamma")
+    running_var = arguments.nonnegative("running_var", arguments.column("running_var", running_var, n, of="gamma"))
+    eps = arguments.positive("eps", eps)
+    return _eval_affine(gamma, beta, running_mean, running_var, eps)
+
+
+def _eval_affine(gamma, beta, running_mean, running_var, eps: float) -> tuple[np.ndarray, np.ndarray]:
     scale = gamma / np.sqrt(running_var + eps)
     return scale, beta - scale * running_mean
 
@@ -239,12 +345,13 @@ def forward_eval(
     out_dtype = z.dtype if isinstance(z, np.ndarray) else None
     z, gamma, beta, eps = _check_layer(z, gamma, beta, eps)
     n = z.shape[0]
-    running_mean = arguments.column("running_mean", running_mean, n).astype(z.dtype)
-    running_var = arguments.column("running_var", running_var, n).astype(z.dtype)
-    if (running_var < 0).any():
-        raise ValueError("running_var: a variance cannot be negative")
-    scale, shift = eval_affine(gamma, beta, running_mean, running_var, eps)
-    return (scale * z + shift).astype(out_dtype, copy=False)
+    running_mean = arguments.column("running_mean", running_mean, n, of="z").astype(z.dtype)
+    running_var = arguments.column("running_var", running_var, n, of="z").astype(z.dtype)
+    arguments.nonnegative("running_var", running_var)
+    scale, shift = _eval_affine(gamma, beta, running_mean, running_var, eps)
+    out = np.multiply(z, scale)
+    out += shift
+    return out.astype(out_dtype, copy=False)
 
 
 def fold_into_dense(
@@ -265,12 +372,11 @@ def fold_into_dense(
     """
     W = arguments.matrix("W", W)
     n = W.shape[0]
-    gamma = arguments.column("gamma", gamma, n)
-    beta = arguments.column("beta", beta, n)
-    running_mean = arguments.column("running_mean", running_mean, n)
-    running_var = arguments.column("running_var", running_var, n)
-    if (running_var < 0).any():
-        raise ValueError("running_var: a variance cannot be negative")
+    gamma = arguments.column("gamma", gamma, n, of="the rows of W")
+    beta = arguments.column("beta", beta, n, of="the rows of W")
+    running_mean = arguments.column("running_mean", running_mean, n, of="the rows of W")
+    running_var = arguments.nonnegative("running_var",
+                                        arguments.column("running_var", running_var, n, of="the rows of W"))
     eps = arguments.positive("eps", eps)
-    scale, shift = eval_affine(gamma, beta, running_mean, running_var, eps)
+    scale, shift = _eval_affine(gamma, beta, running_mean, running_var, eps)
     return scale * W, shift

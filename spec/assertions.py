@@ -2,7 +2,10 @@
 was required; the runner adds the clause's ID and statement and a reproducer.
 
 The worst ratio of observed error to tolerance of a run is kept in
-:data:`LEDGER`, so the runner can report how close an implementation came.
+:data:`LEDGER`, so the runner can report how close an implementation came; so is
+the worst error in units of ``eps * cond * scale`` (eps the machine epsilon of the
+checked dtype, cond the input's condition), for tolerances built by
+:func:`bnspec.spec.tolerances.tolerance`, which know their size in those units.
 """
 
 from __future__ import annotations
@@ -17,13 +20,18 @@ class ClauseViolation(AssertionError):
 class _Ledger:
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_units: float | None = None  # None: no check of this run knew its units
 
     def reset(self) -> None:
         self.worst = 0.0
+        self.worst_units = None
 
-    def record(self, ratio: float) -> None:
+    def record(self, ratio: float, units: float | None = None) -> None:
+        """``ratio`` = error / tolerance; ``units`` = the tolerance in units of eps * cond * scale."""
         if np.isfinite(ratio):
             self.worst = max(self.worst, ratio)
+            if units is not None:
+                self.worst_units = max(self.worst_units or 0.0, ratio * units)
 
 
 LEDGER = _Ledger()
@@ -39,6 +47,7 @@ def close(what: str, observed: np.ndarray, required: np.ndarray, tol: np.ndarray
     ``what`` names the quantity (e.g. "mean of unit j of forward(z, 1, 0, eps)"),
     ``why`` the kind of tolerance.
     """
+    units = getattr(tol, "units", None)
     observed = np.asarray(observed, dtype=np.float64)
     required = np.asarray(required, dtype=np.float64)
     if observed.shape != required.shape:
@@ -53,7 +62,7 @@ def close(what: str, observed: np.ndarray, required: np.ndarray, tol: np.ndarray
     error = np.abs(observed - required)
     # tol == 0 only where the required value is exact (e.g. a shape); guard the ratio.
     ratio = error / np.maximum(tol, np.finfo(np.float64).tiny)
-    LEDGER.record(float(ratio.max(initial=0.0)))
+    LEDGER.record(float(ratio.max(initial=0.0)), units)
     if (error > tol).any():
         index = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape))
         raise ClauseViolation(

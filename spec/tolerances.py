@@ -23,11 +23,47 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: unit roundoff (half the machine epsilon) of each dtype the spec checks.
+#: unit roundoff (half the machine epsilon) of each dtype the spec checks.  bfloat16
+#: (8 significant bits, u = 2^-8) has no numpy dtype; it is named by its string.
 UNIT_ROUNDOFF = {
     np.dtype(np.float64): float(np.finfo(np.float64).eps) / 2,
     np.dtype(np.float32): float(np.finfo(np.float32).eps) / 2,
+    np.dtype(np.float16): float(np.finfo(np.float16).eps) / 2,
+    "bfloat16": 2.0**-8,
 }
+
+#: The dtype a low-precision input is accumulated in (as frameworks do): the sums of
+#: float16 and bfloat16 values run in float32, so their error is float32's, and only the
+#: final result is rounded to the input's dtype.
+ACCUMULATES_IN = {np.dtype(np.float16): np.dtype(np.float32), "bfloat16": np.dtype(np.float32)}
+
+#: Output roundings allowed in a low-precision dtype on top of the float32 accumulation's
+#: error: the result rounded to the input's dtype (u), gamma * z_norm and the sum with
+#: beta done in that dtype by some frameworks (two more): 4u leaves a margin of one.
+#: Accumulating the sums themselves in float16 errs by about m u cond and fails.
+LOW_PRECISION_ROUNDINGS = 4.0
+
+#: Accuracy bounds of the reference against the exact oracle (bnspec.spec.oracle), in
+#: units of eps * cond * scale, where eps is the *machine epsilon* 2u of float64 (not
+#: BN's eps), cond the condition of the quantity and scale its natural magnitude
+#: (spec/properties/accuracy.py states both; docs/numerics.md derives them).
+ACCURACY = {
+    "forward": (1.0, "The output is one affine map of the exactly centred deviations d - c: "
+                     "a few roundings of size u relative to |gamma| |z_norm| + |beta|, and the "
+                     "mean is never rounded on its own, so u |mu| / sigma does not appear."),
+    "backward": (2.0, "dz = a grad + k d + k0 per unit: besides the roundings of its three terms "
+                      "(each u relative to the magnitudes the scale sums), mean(grad) and "
+                      "mean(grad z_norm) are sums of m terms whose rounding grows with log2 m "
+                      "relative to mean|grad| (4 levels at m = 12): the reference measures up "
+                      "to 1.3 under hypothesis' search, so one epsilon is not a bound."),
+    "running": (2.0, "momentum * old + (1 - momentum) * statistic rounds three times (two "
+                     "products and a sum: 1.5 eps in the worst case) on top of the batch "
+                     "statistic's own error, a sum of m terms."),
+}
+
+#: The largest |mu| / sigma drawn for float32 and lower: beyond 1 / (K u) the
+#: condition-scaled tolerance exceeds the output itself and proves nothing.
+LOW_PRECISION_OFFSET_RATIO = {np.dtype(np.float32): 1e4, np.dtype(np.float16): 30.0, "bfloat16": 4.0}
 
 
 @dataclass(frozen=True)
@@ -103,9 +139,68 @@ FD_STEP = 1e-3
 TRAINING_DECREASE = 1e-3
 
 
-def unit_roundoff(dtype: np.dtype | type) -> float:
+def _key(dtype: np.dtype | type | str) -> np.dtype | str:
+    return "bfloat16" if str(dtype) == "bfloat16" else np.dtype(dtype)
+
+
+def unit_roundoff(dtype: np.dtype | type | str) -> float:
     """u for ``dtype``; other dtypes are checked at float64's u."""
-    return UNIT_ROUNDOFF.get(np.dtype(dtype), UNIT_ROUNDOFF[np.dtype(np.float64)])
+    return UNIT_ROUNDOFF.get(_key(dtype), UNIT_ROUNDOFF[np.dtype(np.float64)])
+
+
+def machine_epsilon(dtype: np.dtype | type | str = np.float64) -> float:
+    """The machine epsilon 2u of ``dtype`` (the spacing of floats at 1; not BN's eps)."""
+    return 2.0 * unit_roundoff(dtype)
+
+
+def accumulation_dtype(dtype: np.dtype | type | str) -> np.dtype:
+    """The dtype the sums of a ``dtype`` input run in (see :data:`ACCUMULATES_IN`)."""
+    key = _key(dtype)
+    return ACCUMULATES_IN.get(key, key) if isinstance(key, np.dtype) else ACCUMULATES_IN[key]
+
+
+class Tolerance(np.ndarray):
+    """A tolerance array that remembers its size in units of ``eps * scale``
+    (``units``, i.e. ``K / 2``), so that the ledger can report errors in units of
+    machine epsilon times the condition (:mod:`bnspec.spec.assertions`).  Any
+    arithmetic on it gives a plain array: the units then no longer apply."""
+
+    units: float | None = None
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        return np.asarray(array)
+
+
+def tolerance(kind: str, dtype: np.dtype | type | str, m: int, scale: np.ndarray | float) -> np.ndarray:
+    """Absolute tolerance ``K(m) * u(dtype) * scale`` of a check of ``kind``.
+
+    ``scale`` already contains the condition where it applies; it broadcasts
+    (per unit ``n x 1``, per element, or a scalar).
+    """
+    k = KINDS[kind]
+    return units_tolerance(k.factor(m) / 2.0, dtype, scale)
+
+
+def units_tolerance(units: float, dtype: np.dtype | type | str, scale: np.ndarray | float) -> np.ndarray:
+    """``units * eps(dtype) * scale`` as a :class:`Tolerance` that records ``units``."""
+    tol = np.asarray(units * machine_epsilon(dtype) * np.asarray(scale, dtype=np.float64)).view(Tolerance)
+    tol.units = units
+    return tol
+
+
+def low_precision_tolerance(kind: str, dtype: np.dtype | type | str, m: int, scale: np.ndarray,
+                            out_scale: np.ndarray) -> np.ndarray:
+    """The tolerance of a result in a low-precision ``dtype`` accumulated in float32.
+
+    ``K(m) u_acc scale`` for the accumulation (float32's error, condition included in
+    ``scale``) plus ``LOW_PRECISION_ROUNDINGS * u(dtype) * out_scale`` for the
+    roundings to the output dtype, where ``out_scale`` is the result's magnitude.
+    """
+    acc = accumulation_dtype(dtype)
+    if acc == _key(dtype):
+        return tolerance(kind, dtype, m, scale)
+    return np.asarray(KINDS[kind].factor(m) * unit_roundoff(acc) * np.asarray(scale, dtype=np.float64)
+                      + LOW_PRECISION_ROUNDINGS * unit_roundoff(dtype) * np.asarray(out_scale, dtype=np.float64))
 
 
 def condition(z: np.ndarray, eps: float) -> np.ndarray:
@@ -118,13 +213,3 @@ def condition(z: np.ndarray, eps: float) -> np.ndarray:
 
     mu, var = batch_statistics(np.asarray(z, dtype=np.float64))
     return 1.0 + np.abs(mu) / np.sqrt(var + eps)
-
-
-def tolerance(kind: str, dtype: np.dtype | type, m: int, scale: np.ndarray | float) -> np.ndarray:
-    """Absolute tolerance ``K(m) * u(dtype) * scale`` of a check of ``kind``.
-
-    ``scale`` already contains the condition where it applies; it broadcasts
-    (per unit ``n x 1``, per element, or a scalar).
-    """
-    k = KINDS[kind]
-    return np.asarray(k.factor(m) * unit_roundoff(dtype) * np.asarray(scale, dtype=np.float64))

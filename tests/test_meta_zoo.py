@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from spec_runs import run as run_clause
 from zoo import backward_faults as bwd
+from zoo import dtype_faults as dty
 from zoo import forward_faults as fwd
 from zoo import protocol_faults as proto
 from zoo import running_faults as run
@@ -19,7 +20,7 @@ from bnspec.spec.clauses import all_clauses
 CAUGHT_BY: dict[type, tuple[str, ...]] = {
     fwd.UnbiasedVarianceBN: ("BN-NORM-2", "BN-AFFINE-2", "BN-AFFINE-3", "BN-DEG-2"),
     fwd.EpsOutsideSqrtBN: ("BN-NORM-2", "BN-INV-3"),
-    fwd.HardCodedEpsBN: ("BN-NORM-2", "NET-SCALE-1"),
+    fwd.HardCodedEpsBN: ("BN-NORM-2", "BN-INV-4", "NET-SCALE-1"),
     fwd.WrongAxisBN: ("BN-NORM-1", "BN-LOC-1", "BN-SHAPE-3"),
     fwd.OnePassVarianceBN: ("BN-FWD-REF", "BN-RUN-1", "NET-BIAS-1"),
     fwd.NoCenteringBN: ("BN-NORM-1", "BN-INV-1"),
@@ -37,8 +38,8 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     bwd.DbetaMeanBN: ("BN-GRAD-4", "BN-GRAD-3"),
     bwd.FlatParamGradsBN: ("BN-SHAPE-2", "NET-SHAPE-1"),
     bwd.DzSignErrorBN: ("BN-GRAD-1",),
-    bwd.DzWithoutGammaBN: ("BN-GRAD-6", "BN-INV-2", "BN-INV-4", "BN-LOC-2"),
-    bwd.BackwardWithoutEpsBN: ("BN-GRAD-1",),
+    bwd.DzWithoutGammaBN: ("BN-GRAD-6", "BN-INV-2", "BN-LOC-2"),
+    bwd.BackwardWithoutEpsBN: ("BN-GRAD-1", "BN-INV-4"),
     bwd.DzTimesMBN: ("BN-GRAD-1", "BN-GRAD-REF"),
     run.MomentumSwappedBN: ("BN-RUN-1",),
     run.RunningVarNotUpdatedBN: ("BN-RUN-1", "BN-RUN-2"),
@@ -47,6 +48,9 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     run.EvalBatchStatsBN: ("BN-EVAL-1", "BN-EVAL-2", "NET-EVAL-1"),
     run.EvalWithoutEpsBN: ("BN-EVAL-1", "BN-EVAL-3"),
     run.EvalVarianceNotSqrtBN: ("BN-EVAL-1", "BN-RUN-2"),
+    dty.LowPrecisionOnePassBN: ("BN-F32-1", "BN-VAR-1"),
+    dty.Float16AccumulationBN: ("BN-F16-1", "BN-F16-2"),
+    dty.UnclampedOnePassBN: ("BN-VAR-1",),
     proto.TransposedOutputBN: ("BN-SHAPE-1", "NET-FWD-1", "TRAIN-1"),
     proto.EvalPerUnitOutputBN: ("BN-SHAPE-4",),
     proto.AlwaysFloat64BN: ("BN-DTYPE-1",),
@@ -78,7 +82,9 @@ def test_correct_implementation_passes(impl, clause):
 
 
 def test_every_clause_is_shown_able_to_fail():
+    from test_accuracy import CAUGHT_BY as ACCURACY_FAULTS
     from test_meta_reference import CAUGHT_BY as REFERENCE_FAULTS
 
-    shown = {c for ids in CAUGHT_BY.values() for c in ids} | {c for _, c in REFERENCE_FAULTS}
+    shown = ({c for ids in CAUGHT_BY.values() for c in ids} | {c for _, c in REFERENCE_FAULTS}
+             | {c for _, c in ACCURACY_FAULTS})
     assert {c.id for c in all_clauses()} - shown == set()

@@ -27,6 +27,7 @@ class CorrectBN:
 
     layout = "units_first"
     profile = "lecture"
+    dtypes = ("float64", "float32", "float16")  # float16 accumulated in float32 (work_dtype)
 
     # ---------------------------------------------------------------- numerics
 
@@ -205,6 +206,7 @@ class BatchFirstLearnerBN:
 
     layout = "batch_first"
     profile = "lecture"
+    dtypes = ("float64", "float32", "float16")  # the learner widens float16 to float32 (_work)
 
     def forward(self, z, gamma, beta, eps=DEFAULT_EPS):
         return load_learner().forward(z, gamma, beta, eps)

@@ -8,6 +8,7 @@ without arguments; each carries ``layout`` and ``profile`` class attributes.
 from __future__ import annotations
 
 from . import backward_faults as bwd
+from . import dtype_faults as dty
 from . import forward_faults as fwd
 from . import protocol_faults as proto
 from . import running_faults as run
@@ -47,6 +48,10 @@ FAULTY: list[type] = [
     run.EvalBatchStatsBN,
     run.EvalWithoutEpsBN,
     run.EvalVarianceNotSqrtBN,
+    # low precision
+    dty.LowPrecisionOnePassBN,
+    dty.Float16AccumulationBN,
+    dty.UnclampedOnePassBN,
     # the protocol's contract
     proto.TransposedOutputBN,
     proto.EvalPerUnitOutputBN,

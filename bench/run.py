@@ -1,0 +1,230 @@
+"""`make bench`: the reference's speed and memory against PyTorch, and the time of `bnspec check reference`.
+
+For each shape ``(n, m)`` (n units, m examples) and dtype, in one run:
+
+- the reference's ``forward`` + ``backward`` (bnspec.reference.batchnorm) on ``z``
+  in its natural layout, units first ``n x m`` (statistics along the contiguous axis 1);
+- PyTorch's ``torch.nn.functional.batch_norm`` forward in training mode plus its
+  autograd backward, on the same values in *its* natural layout, batch first
+  ``m x n`` (statistics along axis 0): same data size, each library in the layout it
+  is written for;
+- ``z.copy()``, the memory-bandwidth floor of any pass over the data.
+
+Timings interleave the three, each sample the mean of enough calls to last about
+20 ms, and keep the fastest sample (the least disturbed by other processes).
+PyTorch runs on one thread (``torch.set_num_threads(1)``), as numpy does; its time
+with its default thread count is recorded too.  Memory: the peak of the bytes numpy
+allocates during one call (tracemalloc), divided by ``z.nbytes`` -- the outputs
+included (forward returns one n x m array, backward one n x m and two n x 1).
+
+Then ``bnspec check reference`` is run as a command and timed, and its slowest
+clauses are read from its JSON.  Results go to ``docs/bench/results.json`` and the
+page ``docs/bench.md``.  Run: ``.venv/bin/python bench/run.py`` (or ``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES = ((64, 256), (512, 1024), (1024, 8192))
+DTYPES = ("float64", "float32")
+EPS = 1e-5
+#: the reference must stay within this factor of PyTorch at every shape.
+TARGET_RATIO = 1.5
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    import torch
+
+    return {
+        "cpu": cpu_model(), "cores": os.cpu_count(), "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+        "torch_default_threads": torch.get_num_threads(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _calls_per_sample(function, budget: float = 0.02) -> int:
+    start = time.perf_counter()
+    function()
+    once = max(time.perf_counter() - start, 1e-7)
+    return max(1, int(budget / once))
+
+
+def fastest(functions: dict, samples: int) -> dict:
+    """Seconds per call of each function: interleaved samples, the fastest kept."""
+    counts = {name: _calls_per_sample(f) for name, f in functions.items()}
+    best = {name: float("inf") for name in functions}
+    for _ in range(samples):
+        for name, f in functions.items():
+            start = time.perf_counter()
+            for _ in range(counts[name]):
+                f()
+            best[name] = min(best[name], (time.perf_counter() - start) / counts[name])
+    return best
+
+
+def peak_bytes(function) -> int:
+    function()  # warm up: first-call allocations (caches) are not the call's own
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def case(n: int, m: int, dtype: str, samples: int) -> dict:
+    import torch
+
+    from bnspec.reference import batchnorm as ref
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(3.0, 2.0, size=(n, m)).astype(dtype)
+    grad = rng.normal(size=(n, m)).astype(dtype)
+    gamma, beta = rng.normal(size=(n, 1)).astype(dtype), rng.normal(size=(n, 1)).astype(dtype)
+    x = torch.from_numpy(np.ascontiguousarray(z.T))  # batch first, m x n
+    g = torch.from_numpy(np.ascontiguousarray(grad.T))
+    weight = torch.from_numpy(gamma[:, 0].copy()).requires_grad_()
+    bias = torch.from_numpy(beta[:, 0].copy()).requires_grad_()
+
+    def reference():
+        ref.forward(z, gamma, beta, EPS)
+        ref.backward(z, gamma, beta, EPS, grad)
+
+    def pytorch():
+        leaf = x.detach().requires_grad_()
+        torch.nn.functional.batch_norm(leaf, None, None, weight, bias, training=True, eps=EPS).backward(g)
+        weight.grad = bias.grad = None
+
+    def copy():
+        z.copy()
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        times = fastest({"reference": reference, "torch": pytorch, "copy": copy}, samples)
+    finally:
+        torch.set_num_threads(threads)
+    times["torch_default_threads"] = fastest({"t": pytorch}, max(3, samples // 2))["t"]
+    return {
+        "n": n, "m": m, "dtype": dtype, "bytes": int(z.nbytes),
+        "seconds": times,
+        "ratio_to_torch": times["reference"] / times["torch"],
+        "ratio_to_torch_default_threads": times["reference"] / times["torch_default_threads"],
+        "ratio_to_copy": times["reference"] / times["copy"],
+        "torch_ratio_to_copy": times["torch"] / times["copy"],
+        "peak_memory_over_z": {
+            "forward": peak_bytes(lambda: ref.forward(z, gamma, beta, EPS)) / z.nbytes,
+            "backward": peak_bytes(lambda: ref.backward(z, gamma, beta, EPS, grad)) / z.nbytes,
+        },
+    }
+
+
+def check_reference() -> dict:
+    """Run `bnspec check reference` as a user does; its wall time and slowest clauses."""
+    bnspec = Path(sys.executable).with_name("bnspec")
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "check.json"
+        start = time.perf_counter()
+        done = subprocess.run([str(bnspec), "check", "reference", "--json", str(report)], capture_output=True,
+                              text=True, cwd=ROOT)
+        wall = time.perf_counter() - start
+        results = json.loads(report.read_text())["results"]
+    slowest = sorted(results, key=lambda r: r["seconds"], reverse=True)[:5]
+    return {"exit_status": done.returncode, "wall_seconds": wall,
+            "clause_seconds": sum(r["seconds"] for r in results),
+            "slowest": [{"id": r["id"], "seconds": r["seconds"]} for r in slowest]}
+
+
+def page(results: dict) -> str:
+    """docs/bench.md from the results."""
+    mach = results["machine"]
+    lines = [
+        "# Speed of the reference",
+        "",
+        "Generated by `make bench` (`bench/run.py`) from `docs/bench/results.json`; do not edit by hand.",
+        "",
+        f"Machine: {mach['cpu']}, {mach['cores']} cores, {mach['system']}; Python {mach['python']}, "
+        f"numpy {mach['numpy']}, PyTorch {mach['torch']}. Load average at the start: "
+        f"{', '.join(f'{v:.1f}' for v in mach['load_average'] or [])}.",
+        "",
+        "One training step of BN: the reference's `forward` + `backward` on `z` of shape `n x m` (units first, its "
+        "natural layout) against PyTorch's `torch.nn.functional.batch_norm` forward in training mode plus its "
+        "autograd backward on the same values as `m x n` (batch first, PyTorch's natural layout): the same data "
+        "size, each library in the layout it is written for. PyTorch runs on one thread, as numpy does (its time "
+        "on its default "
+        f"{mach['torch_default_threads']} threads is the last column). *copy* is `z.copy()`, the memory-bandwidth "
+        "floor of one pass over the data. The ratios come from the same run, timings interleaved, fastest sample "
+        f"kept. Target: the reference within {TARGET_RATIO}x of PyTorch at every shape.",
+        "",
+        "| n x m | dtype | reference | PyTorch | ratio | copy | reference / copy | PyTorch / copy | "
+        "peak memory forward / backward (x z) | ratio to PyTorch, default threads |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in results["cases"]:
+        t = c["seconds"]
+        verdict = "" if c["ratio_to_torch"] <= TARGET_RATIO else " (over target)"
+        lines.append(
+            f"| {c['n']} x {c['m']} | {c['dtype']} | {t['reference'] * 1e3:.3f} ms | {t['torch'] * 1e3:.3f} ms | "
+            f"**{c['ratio_to_torch']:.2f}**{verdict} | {t['copy'] * 1e3:.3f} ms | {c['ratio_to_copy']:.1f} | "
+            f"{c['torch_ratio_to_copy']:.1f} | {c['peak_memory_over_z']['forward']:.2f} / "
+            f"{c['peak_memory_over_z']['backward']:.2f} | {c['ratio_to_torch_default_threads']:.2f} |")
+    check = results["check_reference"]
+    lines += [
+        "",
+        "Peak memory counts everything numpy allocates during one call, the outputs included: forward returns one "
+        "`n x m` array (1.0), backward one `n x m` array and two `n x 1` columns; the rest is the argument checks' "
+        "boolean masks and backward's scratch block.",
+        "",
+        f"`bnspec check reference` (every clause, default settings): **{check['wall_seconds']:.1f} s** wall "
+        f"({check['clause_seconds']:.1f} s in the clauses), exit status {check['exit_status']}. Slowest clauses: "
+        + ", ".join(f"{s['id']} {s['seconds']:.2f} s" for s in check["slowest"]) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=15, help="interleaved samples per shape (default 15)")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "bench" / "results.json")
+    parser.add_argument("--page", type=Path, default=ROOT / "docs" / "bench.md")
+    args = parser.parse_args(argv)
+    results = {"machine": machine(), "target_ratio": TARGET_RATIO,
+               "cases": [case(n, m, dtype, args.samples) for dtype in DTYPES for n, m in SHAPES],
+               "check_reference": check_reference()}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    args.page.write_text(page(results))
+    for c in results["cases"]:
+        print(f"{c['n']:>5} x {c['m']:<5} {c['dtype']}: reference/torch {c['ratio_to_torch']:.2f}, "
+              f"reference/copy {c['ratio_to_copy']:.1f}, memory {c['peak_memory_over_z']}")
+    print(f"bnspec check reference: {results['check_reference']['wall_seconds']:.1f} s")
+    return 0 if all(c["ratio_to_torch"] <= TARGET_RATIO for c in results["cases"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

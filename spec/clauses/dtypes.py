@@ -1,0 +1,30 @@
+"""Clauses on low-precision inputs: float32, float16 (for targets that declare it in
+``dtypes``), overflow of float16 sums and negative variances."""
+
+from . import clause
+
+_BN = "bnspec.reference.batchnorm."
+FWD_BWD = (_BN + "forward", _BN + "backward")
+
+clause("BN-F32-1", "MUST", "float32 within float32's tolerance",
+       "With float32 inputs, forward and backward return float32 results within float32's "
+       "condition-scaled tolerance of the exact results for those inputs.",
+       r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s",
+       ("convention",), implements=FWD_BWD)
+clause("BN-F16-1", "MUST", "float16 accumulated in float32",
+       "With float16 inputs (for targets that declare float16), forward and backward return float16 "
+       "results within float32's condition-scaled tolerance plus a few float16 roundings of the exact "
+       "results: the sums run in float32.",
+       r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s + 4\, u_{16}\, |\tilde z|",
+       ("convention",), implements=FWD_BWD + (_BN + "_centered",))
+clause("BN-F16-2", "MUST", "No float16 overflow in the sums",
+       "With float16 inputs whose sum exceeds float16's largest value 65504 (m of 256 to 512 values "
+       "near 300 or more), forward and backward still return finite results within BN-F16-1's "
+       "tolerance.",
+       r"\textstyle\sum_i |z^{(i)}| > 65504 \Rightarrow \tilde z \text{ finite and accurate}",
+       ("convention",), implements=FWD_BWD)
+clause("BN-VAR-1", "MUST", "The variance is never negative",
+       "For units nearly constant far from 0, in every dtype the target declares, forward and backward "
+       "return finite results within the dtype's tolerance: the variance never comes out negative.",
+       r"\sigma^2 \ge 0 \;\Rightarrow\; \sqrt{\sigma^2 + \varepsilon} \in \mathbb{R}", ("convention",),
+       implements=(_BN + "_centered",))

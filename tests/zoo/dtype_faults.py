@@ -1,0 +1,36 @@
+"""Faults of low-precision arithmetic: they pass every float64 clause and break the
+float32, float16 and negative-variance clauses (BN-F32-1, BN-F16-*, BN-VAR-1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import CorrectBN
+
+
+class LowPrecisionOnePassBN(CorrectBN):
+    """A "fast path" for float32 and float16 that uses the one-pass variance E[z^2] - E[z]^2
+    (clamped at 0), float64 keeping two passes: the fused-kernel shortcut of
+    flax's use_fast_variance and of cuDNN-style single-pass statistics."""
+
+    def variance(self, z, mu):
+        if z.dtype == np.float64:
+            return super().variance(z, mu)
+        return np.maximum(np.square(z).mean(axis=1, keepdims=True) - np.square(mu), 0.0)
+
+
+class Float16AccumulationBN(CorrectBN):
+    """Accumulates float16 inputs in float16 (no widening to float32): a sum of m values
+    near 300 overflows 65504 to inf, and every sum loses m u16 of its digits."""
+
+    def work_dtype(self, dtype):
+        return np.dtype(dtype)
+
+
+class UnclampedOnePassBN(CorrectBN):
+    """One-pass variance without the clamp at 0: for a unit nearly constant far from 0,
+    E[z^2] - E[z]^2 cancels to rounding noise that can be negative and larger than eps,
+    and sqrt(sigma^2 + eps) is NaN."""
+
+    def variance(self, z, mu):
+        return np.square(z).mean(axis=1, keepdims=True) - np.square(mu)
