@@ -1,0 +1,142 @@
+"""Writing and reading a set of golden vectors.
+
+A set is a folder::
+
+    manifest.json              format, format_version, bnspec_version, clause IDs, files (with sha256)
+    vectors.schema.json        the JSON Schema of the manifest and of every case file
+    cases/common/ID.json       the cases of a clause no profile changes
+    cases/PROFILE/ID.json      the cases of a clause whose answer depends on the profile
+
+Every float is a hex-float string (``float.hex()``, exact; see
+:mod:`bnspec.spec.process.codec`); arrays are ``{"dtype", "shape", "data"}``
+in the lecture's layout (z is ``n x m``, per-unit arrays ``n x 1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..clauses import REGISTRY, Clause
+from ..process import codec
+from ..profiles import PROFILES, Profile
+from . import COMMON, FORMAT, FORMAT_VERSION, PER_PROFILE, covered, not_covered
+from .schema import schema
+
+FLOAT_ENCODING = "hex: every float is a string of Python's float.hex() / C99 printf('%a'), exact"
+
+
+class VectorsError(Exception):
+    """The folder is not a readable set of vectors of this format (a usage error)."""
+
+
+def bnspec_version() -> str:
+    try:
+        return importlib.metadata.version("bnspec")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def to_json(value: Any) -> Any:
+    """Arrays and floats to their exact JSON form; containers recursively."""
+    if isinstance(value, np.ndarray):
+        return codec.encode_array(value)
+    if isinstance(value, dict):
+        return {key: to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    if isinstance(value, float | np.floating):
+        return codec.encode_scalar(float(value))
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _clause_record(clause: Clause) -> dict[str, Any]:
+    return {"id": clause.id, "level": clause.level, "title": clause.title, "statement": clause.statement,
+            "formula": clause.formula}
+
+
+def _profile_record(profile: Profile) -> dict[str, Any]:
+    return {"name": profile.name, "momentum_weighs": profile.momentum_weighs, "running_var": profile.running_var,
+            "single_example": profile.single_example}
+
+
+def _dump(path: Path, document: Any) -> str:
+    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def case_file(clause: Clause, profile: Profile | None, cases: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": "cases", "format": FORMAT, "format_version": FORMAT_VERSION, "layout": "units_first",
+            "clause": _clause_record(clause), "profile": _profile_record(profile) if profile else None,
+            "cases": to_json(cases)}
+
+
+def export(directory: str | Path) -> dict[str, Any]:
+    """Write the whole set into ``directory``; return the manifest."""
+    root = Path(directory)
+    files = []
+    for clause in covered():
+        jobs: list[tuple[str, Profile | None, list[dict[str, Any]]]] = []
+        if clause.id in COMMON:
+            jobs.append(("common", None, COMMON[clause.id]()))
+        if clause.id in PER_PROFILE:
+            jobs.extend((p.name, p, PER_PROFILE[clause.id](p)) for p in PROFILES.values())
+        for folder, profile, cases in jobs:
+            relative = f"cases/{folder}/{clause.id}.json"
+            digest = _dump(root / relative, case_file(clause, profile, cases))
+            files.append({"path": relative, "clause": clause.id, "profile": profile.name if profile else None,
+                          "cases": len(cases), "sha256": digest})
+    manifest = {
+        "kind": "manifest", "format": FORMAT, "format_version": FORMAT_VERSION, "bnspec_version": bnspec_version(),
+        "float_encoding": FLOAT_ENCODING, "layout": "units_first",
+        "clauses": [c.id for c in covered()], "profiles": list(PROFILES),
+        "not_covered": {c.id: not_covered(c) for c in REGISTRY.values() if not_covered(c)},
+        "files": files,
+    }
+    _dump(root / "vectors.schema.json", schema())
+    _dump(root / "manifest.json", manifest)
+    return manifest
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise VectorsError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise VectorsError(f"{path} is not JSON: {error}") from None
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """The manifest of the set in ``directory``, checked for its format and version."""
+    path = Path(directory) / "manifest.json"
+    if not path.is_file():
+        raise VectorsError(f"{directory}: no manifest.json (write a set with: bnspec vectors export DIR)")
+    manifest = _load(path)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("kind") != "manifest":
+        raise VectorsError(f"{path} is not a {FORMAT} manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise VectorsError(f"{path} has format version {manifest.get('format_version')!r}; this bnspec reads "
+                           f"version {FORMAT_VERSION} (export the set again with this bnspec)")
+    return manifest
+
+
+def read_cases(directory: str | Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """One case file of the manifest, its sha256 checked."""
+    path = Path(directory) / entry["path"]
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise VectorsError(f"cannot read {path}: {error.strerror}") from None
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise VectorsError(f"{path} does not match the manifest's sha256: the file was changed")
+    return _load(path)
