@@ -1,0 +1,152 @@
+"""The specification pages, generated from the clause registry (never copied).
+
+``spec/index.md`` lists every clause; ``spec/<subject>.md`` holds each clause
+of that subject, grouped by ID prefix, under a heading whose anchor is the
+clause's ID exactly (``#BN-SHAPE-1``): level, statement, the formula rendered by
+KaTeX, the sources (lecture claims link to the walk-through), the reference
+code that implements it and the property that checks it (both in the API
+reference, with their source).  The Traditional Chinese pages take each
+statement from :mod:`bnspec.spec.clauses.zh_tw`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bnspec.spec.clauses import Clause, all_clauses
+from bnspec.spec.clauses.zh_tw import STATEMENTS
+
+from . import links
+
+_TEXT = {
+    "en": {
+        "title": "Specification",
+        "subjects": {"layer": "The layer", "network": "The network", "reference": "The reference"},
+        "about": {
+            "layer": "The four protocol functions of the implementation under test: `forward`, `backward`, "
+                     "`update_running` and `forward_eval`.",
+            "network": "The reference network with the implementation's BN plugged in between Z and A (L1).",
+            "reference": "The reference's own network machinery (optimizers, the training loop): checked when the "
+                         "target is the reference, \"not applicable\" to other implementations.",
+        },
+        "level": "Level", "subject": "Subject", "sources": "Sources", "implements": "Implemented by",
+        "property": "Checked by", "none": "no property registered", "clause": "Clause", "title_col": "Title",
+        "intro": (
+            "Every clause has a stable ID, a level ([RFC 2119](https://www.rfc-editor.org/rfc/rfc2119): **MUST** or "
+            "**SHOULD**), a statement, its formula and its sources: the lecture's claims (L1-L12, see "
+            "[the walk-through](../lecture.md)), sections of Ioffe & Szegedy (2015), or a convention. These pages "
+            "are generated from the clause registry (`spec/clauses/`) at every build.\n\n"
+            "**Anchors.** A clause's anchor is its ID exactly, in capitals: `spec/layer.md#BN-SHAPE-1` "
+            "(`/spec/layer/#BN-SHAPE-1` in the built site). Each clause links to the reference code that "
+            "implements it and to the property (`spec/properties/`) that checks it, both in the API reference "
+            "with their source. `bnspec check TARGET --clause ID` runs one clause."),
+    },
+    "zh-TW": {
+        "title": "規格",
+        "subjects": {"layer": "批次標準化層", "network": "網路", "reference": "參考實作"},
+        "about": {
+            "layer": "受測實作的四個協定函式：`forward`、`backward`、`update_running` 與 `forward_eval`。",
+            "network": "參考網路，在 Z 與 A 之間插入受測實作的批次標準化（L1）。",
+            "reference": "參考實作本身的網路機制（最佳化器、訓練迴圈）：只在目標為參考實作時檢查，"
+                         "對其他實作「不適用」。",
+        },
+        "level": "等級", "subject": "主題", "sources": "來源", "implements": "實作",
+        "property": "由性質檢查", "none": "尚未登錄性質", "clause": "條款", "title_col": "標題",
+        "intro": (
+            "每個條款都有固定的 ID、等級（[RFC 2119](https://www.rfc-editor.org/rfc/rfc2119)：**MUST** 或 "
+            "**SHOULD**）、一句陳述、公式與來源：講座的論點（L1-L12，見[逐步解說](../lecture.md)）、"
+            "Ioffe 與 Szegedy（2015）的章節，或慣例。這些頁面在每次建置時由條款登錄表（`spec/clauses/`）產生。\n\n"
+            "**錨點。** 條款的錨點就是它的 ID（大寫）：`spec/layer.md#BN-SHAPE-1`。每個條款都連到實作它的參考程式碼"
+            "與檢查它的性質（`spec/properties/`），兩者都在 API 參考中並附原始碼。"
+            "`bnspec check TARGET --clause ID` 只執行一個條款。"),
+    },
+}
+
+_PAPER = re.compile(r"^paper\s+(.*)$")
+
+
+def plain(text: str) -> str:
+    """Plain text as Markdown: no emphasis or code from ``*``, ``_`` or backticks (``__call__`` stays as is)."""
+    for char in "\\*_`":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def statement(clause: Clause, language: str) -> str:
+    """The clause's statement in ``language`` (English where no translation exists yet)."""
+    return STATEMENTS.get(clause.id, clause.statement) if language == "zh-TW" else clause.statement
+
+
+def _source(text: str, page: str) -> str:
+    link = links.claim_link(text, page)
+    if link:
+        return f"[{text}]({link})"
+    paper = _PAPER.match(text)
+    if paper:
+        return "Ioffe & Szegedy (2015), " + paper.group(1).replace("Alg.", "Algorithm")
+    return text
+
+
+def _code(dotted: str, page: str) -> str:
+    return f"[`{dotted.removeprefix('bnspec.')}`]({links.api_link(dotted, page)})"
+
+
+def clause_block(clause: Clause, page: str, language: str) -> str:
+    t = _TEXT[language]
+    prop = links.property_of(clause.id)
+    checked = _code(prop.qualname, page) if prop else f"*{t['none']}*"
+    implements = ", ".join(_code(d, page) for d in clause.implements) or "—"
+    return "\n".join([
+        f"### {clause.id} · {plain(clause.title)} {{ #{clause.id} }}",
+        "",
+        f"**{clause.level}** · {t['subject']}: `{clause.subject}`",
+        "",
+        plain(statement(clause, language)),
+        "",
+        "$$",
+        clause.formula,
+        "$$",
+        "",
+        f"- **{t['sources']}:** " + "; ".join(_source(s, page) for s in clause.sources),
+        f"- **{t['implements']}:** {implements}",
+        f"- **{t['property']}:** {checked}",
+        "",
+    ])
+
+
+def subject_page(subject: str, language: str) -> str:
+    t = _TEXT[language]
+    page = f"spec/{subject}.md"
+    parts = [f"# {t['subjects'].get(subject, subject)}", "", t["about"].get(subject, ""), ""]
+    group = None
+    for clause in all_clauses():
+        if clause.subject != subject:
+            continue
+        if clause.group != group:
+            group = clause.group
+            parts += [f"## {group}", ""]
+        parts.append(clause_block(clause, page, language))
+    return "\n".join(parts)
+
+
+def overview_page(language: str) -> str:
+    t = _TEXT[language]
+    page = "spec/index.md"
+    rows = [f"| {t['clause']} | {t['level']} | {t['title_col']} | {t['subject']} |", "|---|---|---|---|"]
+    for clause in all_clauses():
+        subject = t["subjects"].get(clause.subject, clause.subject)
+        rows.append(f"| [{clause.id}]({links.clause_link(clause, page)}) | {clause.level} | {plain(clause.title)} | "
+                    f"[{subject}]({links.relative(page, links.clause_page(clause))}) |")
+    return "\n".join([f"# {t['title']}", "", t["intro"], "", *rows, ""])
+
+
+def pinned(source: str, page: str, language: str) -> str:
+    """The clauses that cite ``source`` (a lecture claim such as ``L6``, or a
+    paper section such as ``paper Alg. 1``), as a list of links: what pins a
+    step of the walk-through, read from the registry."""
+    label = "由這些條款規定" if language == "zh-TW" else "Pinned by"
+    cited = [c for c in all_clauses() if source in c.sources]
+    if not cited:
+        raise ValueError(f"source: no clause cites {source!r}")
+    items = [f"[{c.id}]({links.clause_link(c, page)}) {c.level} — {plain(statement(c, language))}" for c in cited]
+    return "\n".join([f'!!! abstract "{label} ({source})"', "", *(f"    - {item}" for item in items), ""])
