@@ -4,10 +4,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FRAMEWORKS_STAMP := $(VENV)/.frameworks
+DOCS_STAMP := $(VENV)/.docs
+# KaTeX for the site's formulas: the npm package at a pinned version, installed into build/npm/ (git-ignored)
+# and copied into the site by docs/sitegen/hooks.py -- the site loads nothing from outside itself.
+KATEX_VERSION := 0.19.1
+KATEX := build/npm/.katex-$(KATEX_VERSION)
 # The frameworks of the bundled adapters, each an optional extra.
-FRAMEWORKS := torch,flax,keras,onnxruntime,tinygrad
+FRAMEWORKS := torch,flax,keras,onnxruntime,tinygrad,mlx
 
-.PHONY: run test lint matrix clean
+.PHONY: run test lint matrix bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,21 +30,39 @@ $(FRAMEWORKS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,$(FRAMEWORKS)]'
 	touch $(FRAMEWORKS_STAMP)
 
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+$(KATEX):
+	npm install --prefix build/npm --no-save --no-audit --no-fund --silent katex@$(KATEX_VERSION)
+	touch $(KATEX)
+
 run: $(STAMP)
 	$(BIN)/bnspec check reference
 
-test: $(FRAMEWORKS_STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests
-	$(BIN)/ruff check spec reference tests examples
+# The docs tests (tests/test_docs_*.py) build the site once and load it in headless Chromium.
+test: $(FRAMEWORKS_STAMP) $(DOCS_STAMP) $(KATEX)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/ruff check spec reference tests examples docs/sitegen bench
 	$(BIN)/mypy
 
 lint: $(STAMP)
-	$(BIN)/ruff check spec reference tests examples
+	$(BIN)/ruff check spec reference tests examples docs/sitegen bench
 	$(BIN)/mypy
 
 # The conformance matrix from real runs of the reference and every adapter.
 matrix: $(FRAMEWORKS_STAMP)
 	$(BIN)/bnspec matrix --output docs/conformance
+
+# The reference's speed against PyTorch and `bnspec check reference`'s time, written to
+# docs/bench/results.json and docs/bench.md (outside the test suite: timings need a quiet machine).
+bench: $(FRAMEWORKS_STAMP)
+	$(BIN)/python bench/run.py
+
+# The documentation site, into site/ (--strict: any warning fails the build).
+docs: $(DOCS_STAMP) $(KATEX)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) build site *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -12,8 +12,9 @@ import argparse
 import sys
 import time
 
-from . import report
+from . import cases, isolation, report
 from .clauses import select
+from .isolation import DEFAULT_MEMORY_LIMIT_MB
 from .runner import DEFAULT_MAX_EXAMPLES, Options, passed, run
 from .target import TargetError, load
 
@@ -22,7 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnspec", description="The executable specification of batch normalization.")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="check an implementation against every clause")
-    check.add_argument("target", help="'reference', 'module:attribute' or 'path/to/file.py:attribute'")
+    check.add_argument("target", nargs="?",
+                       help="'reference', 'module:attribute', 'path/to/file.py:attribute' or 'exec:COMMAND'")
+    check.add_argument("--exec", metavar="COMMAND", dest="exec_command",
+                       help="check a program in any language that speaks the process protocol (instead of TARGET)")
     check.add_argument("--profile", help="conventions to expect (default: the target's own, else 'lecture')")
     check.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, help="hypothesis examples per clause")
     check.add_argument("--seed", type=int, default=0, help="hypothesis seed; the same seed reproduces a run")
@@ -33,7 +37,19 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit per clause (the clause errors)")
     check.add_argument("--fail-fast", "-x", action="store_true", help="stop at the first result that fails the run")
     check.add_argument("--quiet", action="store_true", help="print only failures and the summary")
+    check.add_argument("--isolate", action="store_true",
+                       help="run the implementation in a child process: crashes, exits and runaway memory fail "
+                            "a clause instead of ending the run (see docs/robustness.md)")
+    check.add_argument("--memory-limit", type=int, metavar="MB", default=DEFAULT_MEMORY_LIMIT_MB,
+                       help="with --isolate: megabytes the child may allocate beyond loading the target "
+                            "(0: no limit; default %(default)s)")
+    check.add_argument("--save-failures", metavar="DIR", help="write each failing clause's example as a case file "
+                                                              "for `bnspec replay`")
     commands.add_parser("profiles", help="list the profiles: each convention with its source")
+    cases.add_parser(commands)
+    from .vectors.cli import add_parser as add_vectors_parser
+
+    add_vectors_parser(commands)
     matrix = commands.add_parser("matrix", help="run the reference and every installed adapter; write the matrix")
     matrix.add_argument("--output", default="docs/conformance", help="folder for matrix.json and matrix.md")
     matrix.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES)
@@ -68,8 +84,18 @@ def _check(args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.timeout > 0:
         print("bnspec: --timeout must be a positive number of seconds", file=sys.stderr)
         return 2
+    if (args.target is None) == (args.exec_command is None):
+        print("bnspec: give either TARGET or --exec COMMAND", file=sys.stderr)
+        return 2
+    if args.exec_command is not None:
+        from .process import exec_spec
+
+        args.target = exec_spec(args.exec_command)
     try:
-        target = load(args.target, args.profile)
+        target = (isolation.load(args.target, args.profile, args.memory_limit) if args.isolate
+                  else load(args.target, args.profile))
+        if args.timeout is not None and hasattr(target.impl, "call_timeout"):
+            target.impl.call_timeout = args.timeout  # no call may outlast its clause
     except TargetError as error:
         print(f"bnspec: {error}", file=sys.stderr)
         return 2
@@ -90,6 +116,8 @@ def _check(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     options = Options(max_examples=args.max_examples, seed=args.seed, timeout=args.timeout)
     results = run(clauses, target, options, progress, fail_fast=args.fail_fast, strict=args.strict)
+    if args.target.startswith("exec:") and callable(getattr(target.impl, "close", None)):
+        target.impl.close()  # the implementation's process exits when its stdin closes
     report.print_failures(results, out)
     ok = passed(results, args.strict)
     print(f"\n{report.summary(results)} in {time.perf_counter() - start:.1f}s: "
@@ -101,6 +129,11 @@ def _check(args: argparse.Namespace) -> int:
     if args.json:
         report.write_json(args.json, results, {"target": args.target, "profile": target.profile.name,
                                                "seed": args.seed, "max_examples": args.max_examples})
+    if args.save_failures:
+        meta = {"target": args.target, "profile": target.profile.name, "seed": args.seed,
+                "max_examples": args.max_examples}
+        for path in cases.save_all(args.save_failures, results, meta):
+            print(f"saved {path}: bnspec replay {path}", file=out)
     return 0 if ok else 1
 
 
@@ -110,12 +143,19 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args)
     if args.command == "matrix":
         return _matrix(args)
+    if args.command == "replay":
+        return cases.main(args)
+    if args.command == "vectors":
+        from .vectors.cli import main as vectors_main
+
+        return vectors_main(args)
     if args.command == "profiles":
         from .profiles import PROFILES
 
         for profile in PROFILES.values():
             print(f"{profile.name}: eps {profile.eps:g}; momentum weighs the {profile.momentum_weighs} value; "
-                  f"running variance {profile.running_var}; at m = 1: {profile.single_example}; "
+                  f"running variance {profile.running_var}; at m = 1: {profile.single_example}"
+                  f"{' (' + profile.refusal + ')' if profile.single_example == 'raises' else ''}; "
                   f"feature axis {profile.feature_axis}")
             for key, source in profile.sources.items():
                 print(f"    {key}: {source}")

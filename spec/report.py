@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import tempfile
 import textwrap
 from collections import Counter
@@ -12,12 +13,21 @@ from typing import TextIO
 
 from .runner import ClauseResult
 
-HEADER = f"{'clause':<13} {'level':<6} {'result':<6} {'time':>7}  statement"
+#: ``eps*cond``: the worst error the clause observed, in units of the machine epsilon of the
+#: checked dtype times the input's condition and the quantity's scale (see spec/tolerances.py);
+#: "-" for a clause that compares no numbers against a condition-scaled tolerance.
+HEADER = f"{'clause':<13} {'level':<6} {'result':<6} {'time':>7} {'eps*cond':>8}  statement"
+
+
+def accuracy(result: ClauseResult) -> str:
+    """The worst error in units of eps * cond, as the table shows it ("-" when not measured)."""
+    return "-" if result.worst_units is None else f"{result.worst_units:.3g}"
 
 
 def row(result: ClauseResult) -> str:
     c = result.clause
-    return f"{c.id:<13} {c.level:<6} {result.status:<6} {result.seconds:>6.2f}s  {c.statement}"
+    return (f"{c.id:<13} {c.level:<6} {result.status:<6} {result.seconds:>6.2f}s {accuracy(result):>8}  "
+            f"{c.statement}")
 
 
 def details(result: ClauseResult) -> str:
@@ -30,7 +40,9 @@ def details(result: ClauseResult) -> str:
     ]
     if result.counterexample:
         parts.append("minimal counterexample (hypothesis):\n" + textwrap.indent(result.counterexample, "  "))
-    parts.append(f"reproduce the run: bnspec check {result.target} --clause {c.id} --seed {result.seed}")
+    if result.output:
+        parts.append("the implementation printed (captured):\n" + textwrap.indent(result.output.rstrip(), "  | "))
+    parts.append(f"reproduce the run: bnspec check {shlex.quote(result.target)} --clause {c.id} --seed {result.seed}")
     if result.reproducer:
         parts.append("reproduce with numpy:\n" + textwrap.indent(result.reproducer, "    "))
     return "\n".join(parts)

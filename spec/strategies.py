@@ -24,20 +24,70 @@ FD_OFFSET_RATIO = 1e2
 
 
 class Draw:
-    """A labelled, recording front to hypothesis' ``data.draw``."""
+    """A labelled, recording front to hypothesis' ``data.draw``.
+
+    ``sequence`` keeps every ``(label, value)`` in the order drawn: a saved
+    failure (:mod:`bnspec.spec.cases`) stores it, and :class:`ReplayDraw`
+    feeds it back to the property."""
 
     def __init__(self, data: Any) -> None:
         self._data = data
         self.values: dict[str, Any] = {}
+        self.sequence: list[tuple[str, Any]] = []
 
     def __call__(self, strategy: st.SearchStrategy, label: str) -> Any:
         value = self._data.draw(strategy, label=label)
         self.values[label] = value
+        self.sequence.append((label, value))
         return value
 
 
+class ReplayMismatch(Exception):
+    """A saved draw sequence does not fit the property (the property changed since it was saved)."""
+
+
+class ReplayDraw(Draw):
+    """Gives back a recorded sequence of labelled draws, in order, without hypothesis.
+
+    Each call must ask for the label recorded at its position; the strategy is
+    not consulted (the value was drawn from it when the failure was found)."""
+
+    def __init__(self, sequence: list[tuple[str, Any]]) -> None:
+        super().__init__(None)
+        self._recorded = list(sequence)
+
+    def __call__(self, strategy: st.SearchStrategy, label: str) -> Any:
+        position = len(self.sequence)
+        if position >= len(self._recorded):
+            raise ReplayMismatch(f"the property asks for draw {position + 1} ({label!r}); the case has {position}")
+        recorded, value = self._recorded[position]
+        if recorded != label:
+            raise ReplayMismatch(f"draw {position + 1}: the property asks for {label!r}, the case has {recorded!r}")
+        self.values[label] = value
+        self.sequence.append((label, value))
+        return value
+
+
+#: smallest nonzero magnitude drawn.  Inputs stay far enough from float64's
+#: subnormal range (below 2.2e-308) that no product of three of them is
+#: subnormal: flushing subnormals to zero (XLA on CPU, GPUs by default) is a
+#: platform's choice, outside what a BN specification decides.
+SMALLEST_MAGNITUDE = 1e-100
+
+
 def _finite(lo: float, hi: float) -> st.SearchStrategy[float]:
-    return st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    floats = st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    return floats.map(lambda v: 0.0 if abs(v) < SMALLEST_MAGNITUDE else v)
+
+
+def attribute(value: float) -> float:
+    """``value`` rounded to the nearest float32.
+
+    eps and momentum are drawn representable in float32: ONNX declares them
+    float32 attributes (and other engines store them so), and a value that
+    survives that rounding loses nothing of what the clauses can detect.
+    """
+    return float(np.float32(value))
 
 
 def log_uniform(lo_exp: float, hi_exp: float) -> st.SearchStrategy[float]:
@@ -47,7 +97,7 @@ def log_uniform(lo_exp: float, hi_exp: float) -> st.SearchStrategy[float]:
 
 def eps_values() -> st.SearchStrategy[float]:
     """eps from 1e-8 to 10: tiny (invisible), comparable to sigma^2, and dominant."""
-    return st.one_of(st.sampled_from([1e-8, 1e-5, 1e-3, 0.1, 1.0, 10.0]), log_uniform(-8, 1))
+    return st.one_of(st.sampled_from([1e-8, 1e-5, 1e-3, 0.1, 1.0, 10.0]), log_uniform(-8, 1)).map(attribute)
 
 
 def column(n: int, lo: float, hi: float, special: tuple[float, ...] = ()) -> st.SearchStrategy[np.ndarray]:

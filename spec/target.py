@@ -27,6 +27,16 @@ import numpy as np
 from . import profiles
 
 PROTOCOL = ("forward", "backward", "update_running", "forward_eval")
+#: The dtypes every implementation is expected to accept unless it declares ``dtypes``:
+#: float64 (the spec's default) and float32 (clause BN-DTYPE-1 already requires it).
+DEFAULT_DTYPES = ("float64", "float32")
+#: the protocol functions' argument names, in order.
+ARGUMENTS = {
+    "forward": ("z", "gamma", "beta", "eps"),
+    "backward": ("z", "gamma", "beta", "eps", "grad"),
+    "update_running": ("running_mean", "running_var", "z", "momentum"),
+    "forward_eval": ("z", "gamma", "beta", "running_mean", "running_var", "eps"),
+}
 LAYOUTS = ("units_first", "batch_first")
 
 
@@ -62,7 +72,19 @@ class Target:
 
         return self.impl is batchnorm
 
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        """The floating dtypes the implementation declares it accepts (its ``dtypes``
+        attribute, names such as ``"float16"``); :data:`DEFAULT_DTYPES` when it declares none."""
+        declared = getattr(self.impl, "dtypes", None)
+        return DEFAULT_DTYPES if declared is None else tuple(str(d) for d in declared)
+
     def has(self, function: str) -> bool:
+        """Whether the implementation has a protocol ``function``, or (``"dtype:NAME"``)
+        declares the dtype NAME.  A declaration is read, never probed by calling: an
+        exception on a declared dtype is a failure, not a reason for "n/a"."""
+        if function.startswith("dtype:"):
+            return function.removeprefix("dtype:") in self.dtypes
         return callable(getattr(self.impl, function, None))
 
     # -- layout --------------------------------------------------------------
@@ -101,6 +123,8 @@ class Target:
             return getattr(self.impl, function)(*args)
         except ImplementationFailure:
             raise
+        except SystemExit as exc:  # sys.exit() inside the implementation: a failure, never the end of the run
+            raise ImplementationFailure(f"{function} called sys.exit({exc.code!r}) (SystemExit)") from exc
         except Exception as exc:  # the implementation's own error on valid input
             raise ImplementationFailure(f"{function} raised {type(exc).__name__}: {exc}") from exc
 
@@ -168,8 +192,20 @@ class Target:
         return self._from_impl("forward_eval", "output", out, z.shape)
 
     def raw(self, function: str) -> Any:
-        """The implementation's own function, called without copies (to observe mutation)."""
-        return getattr(self.impl, function)
+        """The implementation's own function, called without copies (to observe mutation).
+
+        Each call is still logged, with copies of its arguments as they were before
+        the call, so that a failure's numpy reproducer makes it again."""
+        own = getattr(self.impl, function)
+        names = ARGUMENTS.get(function, ())
+
+        def logged(*args: Any) -> Any:
+            named = [(names[i] if i < len(names) else f"arg{i}", a.copy() if isinstance(a, np.ndarray) else a)
+                     for i, a in enumerate(args)]
+            self.calls.append(Call(function, named))
+            return own(*args)
+
+        return logged
 
     def to_impl_layout(self, value: np.ndarray, per_unit: bool) -> np.ndarray:
         """``value`` (units first) in the implementation's layout, a fresh array."""
@@ -198,6 +234,10 @@ def resolve(spec: str) -> Any:
         from bnspec.reference import batchnorm
 
         return batchnorm
+    if spec.startswith("exec:"):  # an implementation in another process (bnspec check --exec)
+        from .process.proxy import ProcessImpl
+
+        return ProcessImpl(spec.removeprefix("exec:"))
     from .adapters import ADAPTERS, EXTRAS
 
     if spec in ADAPTERS:
@@ -232,11 +272,16 @@ def load(spec: str, profile: str | None = None) -> Target:
     """Load the implementation named by ``spec`` and wrap it.
 
     ``spec`` is ``reference``, ``module:attribute`` or ``path/to/file.py:attribute``
-    (the attribute may be omitted: the module itself); a class is constructed
-    with no arguments.  ``profile`` overrides the target's own ``profile``
+    (the attribute may be omitted: the module itself), or ``exec:COMMAND`` (a
+    program that speaks :mod:`bnspec.spec.process.protocol`); a class is
+    constructed with no arguments.  ``profile`` overrides the target's own ``profile``
     attribute (default ``lecture``).
     """
-    impl = resolve(spec)
+    return wrap(resolve(spec), spec, profile)
+
+
+def wrap(impl: Any, spec: str, profile: str | None = None) -> Target:
+    """Wrap a loaded implementation (or a proxy of one, see :mod:`bnspec.spec.isolation`) as :func:`load` does."""
     layout = getattr(impl, "layout", "units_first")
     if layout not in LAYOUTS:
         raise TargetError(f"target: layout {layout!r} is not one of {LAYOUTS}")

@@ -12,9 +12,9 @@ Subjects:
 - ``layer``: the four protocol functions of the implementation under test;
 - ``network``: the reference network with the implementation's BN plugged in
   between Z and A (L1);
-- ``reference``: the reference's own network machinery (optimizers, the
-  training loop) -- checked when the target is the reference, "not applicable"
-  to other implementations.
+- ``reference``: the reference's own machinery (its accuracy against exact
+  arithmetic, optimizers, the training loop) -- checked when the target is the
+  reference, "not applicable" to other implementations.
 """
 
 from __future__ import annotations
@@ -80,4 +80,4 @@ def select(prefixes: list[str] | None) -> list[Clause]:
 
 
 # Registration order is the order of the specification.
-from . import layer, running, network  # noqa: E402, F401, I001
+from . import layer, running, dtypes, network, accuracy  # noqa: E402, F401, I001
