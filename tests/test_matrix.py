@@ -1,5 +1,5 @@
 """The committed conformance matrix is complete and every deviation is explained
-by the adapter's FINDINGS -- and every finding is still a deviation."""
+by the adapter's FINDINGS."""
 
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ def test_matrix_covers_the_reference_and_every_adapter_and_clause():
             assert column["versions"] and "not installed" not in column["versions"].values()
 
 
-def test_every_deviation_is_explained_and_every_finding_deviates():
+def test_every_deviation_is_explained():
+    """(That every finding still deviates is test_adapters.test_every_finding_still_fails.)"""
     for column in _load()["columns"]:
         if not column["installed"]:
             continue
         failing = {cid for cid, cell in column["clauses"].items() if cell["status"] in ("FAIL", "error")}
         assert all(column["clauses"][cid]["finding"] != "unexplained" for cid in failing), column["target"]
-        assert failing == set(matrix.findings(column["target"])), column["target"]
+        assert failing <= set(matrix.findings(column["target"])), column["target"]
 
 
 def test_the_reference_conforms_in_the_matrix():
