@@ -21,7 +21,7 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+matplotlib.use("Agg")  # no display: choose the file backend before pyplot is imported (hence E402)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 

@@ -33,6 +33,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
+# mkdocs loads this hook by path: put docs/ on sys.path before importing sitegen (hence E402).
 _DOCS = str(Path(__file__).resolve().parents[1])
 if _DOCS not in sys.path:
     sys.path.insert(0, _DOCS)

@@ -54,12 +54,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-jax.config.update("jax_enable_x64", True)
+from .compiled_layer import CompiledLayerBN
 
-#: The running statistics the layer holds in training mode: far from the
-#: initial (0, 1), so that a training output that used them would be wrong.
-TRAINING_RUNNING_MEAN = 3.0
-TRAINING_RUNNING_VAR = 7.0
+jax.config.update("jax_enable_x64", True)
 
 #: The cause behind most findings (flax/nnx/nn/normalization.py, ``_compute_stats``).
 ONE_PASS = (
@@ -147,74 +144,18 @@ class _Layer:
         return y, new_mean, new_var, dx, dscale, dbias
 
 
-def _out(value: Any, dtype: np.dtype) -> np.ndarray:
-    """A fresh, writable numpy array of ``dtype``."""
-    return np.array(value, dtype=dtype)
-
-
-class FlaxBN:
+class FlaxBN(CompiledLayerBN):
     """The protocol on ``flax.nnx.BatchNorm(use_fast_variance=False)`` (layout
     ``batch_first``, profile ``flax``): Flax's two-pass variance."""
 
-    layout = "batch_first"
     profile = "flax"
+    update_eps = 1e-5  # flax.nnx.BatchNorm's default epsilon
     use_fast_variance = False
     #: clause ID -> why this configuration breaks it: none.
     FINDINGS: dict[str, str] = {}
 
-    def __init__(self) -> None:
-        self._layers: dict[tuple[int, np.dtype], _Layer] = {}
-
-    def _layer(self, z: np.ndarray) -> _Layer:
-        key = (z.shape[1], np.dtype(z.dtype))
-        if key not in self._layers:
-            self._layers[key] = _Layer(*key, use_fast_variance=self.use_fast_variance)
-        return self._layers[key]
-
-    @staticmethod
-    def _args(layer: _Layer, z, gamma, beta, mean, var, eps, momentum) -> tuple[Any, ...]:
-        d = layer.dtype
-        return (np.asarray(z, d), np.asarray(gamma, d), np.asarray(beta, d), np.asarray(mean, d),
-                np.asarray(var, d), np.asarray(eps, d), np.asarray(momentum, d))
-
-    def _training_stats(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = z.shape[1]
-        return np.full(n, TRAINING_RUNNING_MEAN), np.full(n, TRAINING_RUNNING_VAR)
-
-    def _train(self, z, gamma, beta, mean, var, eps, momentum, grad=None) -> tuple[Any, ...]:
-        layer = self._layer(z)
-        grad = np.zeros(z.shape) if grad is None else grad
-        return layer.train(*self._args(layer, z, gamma, beta, mean, var, eps, momentum), np.asarray(grad, layer.dtype))
-
-    def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
-        y = self._train(z, gamma, beta, *self._training_stats(z), eps, 0.99)[0]
-        return _out(y, z.dtype)
-
-    def backward(
-        self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, grad: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        dz, dgamma, dbeta = self._train(z, gamma, beta, *self._training_stats(z), eps, 0.99, grad)[3:]
-        return _out(dz, z.dtype), _out(dgamma, z.dtype), _out(dbeta, z.dtype)
-
-    def update_running(
-        self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, momentum: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n = z.shape[1]
-        mean, var = self._train(z, np.ones(n), np.zeros(n), running_mean, running_var, 1e-5, momentum)[1:3]
-        return _out(mean, z.dtype), _out(var, z.dtype)
-
-    def forward_eval(
-        self,
-        z: np.ndarray,
-        gamma: np.ndarray,
-        beta: np.ndarray,
-        running_mean: np.ndarray,
-        running_var: np.ndarray,
-        eps: float,
-    ) -> np.ndarray:
-        layer = self._layer(z)
-        y, _, _ = layer.eval(*self._args(layer, z, gamma, beta, running_mean, running_var, eps, 0.99))
-        return _out(y, z.dtype)
+    def new_layer(self, n: int, dtype: np.dtype) -> _Layer:
+        return _Layer(n, dtype, use_fast_variance=self.use_fast_variance)
 
 
 class FlaxFastVarianceBN(FlaxBN):

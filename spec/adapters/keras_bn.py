@@ -37,13 +37,15 @@ module without Keras and JAX raises ImportError.
 from __future__ import annotations
 
 import os
-from typing import Any
 
+# Keras reads KERAS_BACKEND when it is first imported: set it before any import below (hence E402).
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+
+from .compiled_layer import CompiledLayerBN  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
@@ -54,11 +56,6 @@ if keras.backend.backend() != "jax":
         f"the keras adapter needs Keras' JAX backend; Keras runs on {keras.backend.backend()!r} "
         "(set KERAS_BACKEND=jax before importing keras)"
     )
-
-#: The moving statistics the layer holds in training mode: far from the
-#: initial (0, 1), so that a training output that used them would be wrong.
-TRAINING_MOVING_MEAN = 3.0
-TRAINING_MOVING_VARIANCE = 7.0
 
 #: The cause of every finding (keras/src/layers/normalization/batch_normalization.py, ``call``, and
 #: keras/src/backend/common/dtypes.py, ``BIT64_TO_BIT32_DTYPE``).
@@ -154,68 +151,11 @@ class _Layer:
         return y, new_mean, new_var, dx, dgamma, dbeta
 
 
-def _out(value, dtype: np.dtype) -> np.ndarray:
-    """A fresh, writable numpy array of ``dtype``."""
-    return np.array(value, dtype=dtype)
-
-
-class KerasBN:
+class KerasBN(CompiledLayerBN):
     """The protocol on ``keras.layers.BatchNormalization`` (layout ``batch_first``, profile ``keras``)."""
 
-    layout = "batch_first"
     profile = "keras"
+    update_eps = 1e-3  # keras.layers.BatchNormalization's default epsilon
 
-    def __init__(self) -> None:
-        self._layers: dict[tuple[int, np.dtype], _Layer] = {}
-
-    def _layer(self, z: np.ndarray) -> _Layer:
-        key = (z.shape[1], np.dtype(z.dtype))
-        if key not in self._layers:
-            self._layers[key] = _Layer(*key)
-        return self._layers[key]
-
-    @staticmethod
-    def _args(layer: _Layer, z, gamma, beta, mean, var, eps, momentum) -> tuple[np.ndarray, ...]:
-        d = layer.dtype
-        return (np.asarray(z, d), np.asarray(gamma, d), np.asarray(beta, d), np.asarray(mean, d),
-                np.asarray(var, d), np.asarray(eps, d), np.asarray(momentum, d))
-
-    @staticmethod
-    def _training_stats(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = z.shape[1]
-        return np.full(n, TRAINING_MOVING_MEAN), np.full(n, TRAINING_MOVING_VARIANCE)
-
-    def _train(self, z, gamma, beta, mean, var, eps, momentum, grad=None) -> tuple[Any, ...]:
-        layer = self._layer(z)
-        grad = np.zeros(z.shape) if grad is None else grad
-        return layer.train(*self._args(layer, z, gamma, beta, mean, var, eps, momentum), np.asarray(grad, layer.dtype))
-
-    def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
-        y = self._train(z, gamma, beta, *self._training_stats(z), eps, 0.99)[0]
-        return _out(y, z.dtype)
-
-    def backward(
-        self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, grad: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        dz, dgamma, dbeta = self._train(z, gamma, beta, *self._training_stats(z), eps, 0.99, grad)[3:]
-        return _out(dz, z.dtype), _out(dgamma, z.dtype), _out(dbeta, z.dtype)
-
-    def update_running(
-        self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, momentum: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n = z.shape[1]
-        mean, var = self._train(z, np.ones(n), np.zeros(n), running_mean, running_var, 1e-3, momentum)[1:3]
-        return _out(mean, z.dtype), _out(var, z.dtype)
-
-    def forward_eval(
-        self,
-        z: np.ndarray,
-        gamma: np.ndarray,
-        beta: np.ndarray,
-        running_mean: np.ndarray,
-        running_var: np.ndarray,
-        eps: float,
-    ) -> np.ndarray:
-        layer = self._layer(z)
-        y, _, _ = layer.eval(*self._args(layer, z, gamma, beta, running_mean, running_var, eps, 0.99))
-        return _out(y, z.dtype)
+    def new_layer(self, n: int, dtype: np.dtype) -> _Layer:
+        return _Layer(n, dtype)
