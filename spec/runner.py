@@ -27,6 +27,7 @@ from . import assertions, capture, reproducer
 from .clauses import Clause
 from .isolation import ImplementationCrashed
 from .properties import Property, load_all
+from .reproducible import without_local_constants
 from .strategies import Draw, ReplayDraw
 from .target import Target
 
@@ -119,7 +120,11 @@ def _hypothesis_test(prop: Property, target: Target, options: Options, last: lis
         last[:] = [draw]
         prop.check(target, draw)
 
-    return clause_test
+    def pinned() -> None:
+        with without_local_constants():
+            clause_test()
+
+    return pinned
 
 
 def _replay_test(prop: Property, target: Target, sequence: list, last: list[Draw]) -> Callable[[], None]:
