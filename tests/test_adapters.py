@@ -5,11 +5,13 @@ explain (:func:`bnspec.spec.matrix.findings`), which must FAIL here: an
 explanation never outlives its deviation.  ``make test`` installs every
 framework: one that is missing fails here, it is never skipped.
 
-These runs draw :data:`EXAMPLES` examples per clause: a framework call costs
-about a millisecond and each new shape a compilation, so the default run of
-every adapter (40 examples, where the findings show) is ``make matrix``, whose
-committed results ``test_matrix.py`` checks: there every FAIL must be a
-finding.
+The conformance runs draw :data:`EXAMPLES` examples per clause: a framework
+call costs about a millisecond and each new shape a compilation, so the default
+run of every adapter (40 examples) is ``make matrix``, whose committed results
+``test_matrix.py`` checks: there every FAIL must be a finding.  A finding is
+proven with the matrix's own options (seed 0, 40 examples): some show only on
+a few draws (flax-fast-variance's BN-GRAD-1), and the run stops at the first
+failure anyway.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def test_adapter_conforms_under_its_profile_except_its_findings(name, clause):
 
 @pytest.mark.parametrize(("name", "clause"), FINDING_CASES)
 def test_every_finding_still_fails(name, clause):
-    result = run_clause(clause, _target(name), Options(max_examples=EXAMPLES))
+    # the options of `make matrix`, where the findings were observed; no shrinking: the failure is all this needs
+    result = run_clause(clause, _target(name), Options(shrink=False))
     assert result.status == "FAIL", (
         f"{name}: {clause.id} is explained as a deviation but now {result.status}s: remove its explanation "
         f"from the adapter's FINDINGS ({matrix.findings(name)[clause.id][:100]}...)")
