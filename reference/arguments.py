@@ -25,7 +25,12 @@ Decisions:
 - Scalars (eps, momentum, lr, ...) accept any real number that is not a bool:
   Python and numpy ints and floats; a finite float is required, and an integer
   too large for a float is a ValueError.
-- Non-finite entries (NaN, +-inf) are refused before any arithmetic.
+- Non-finite entries (NaN, +-inf) are refused.  Most functions check before
+  any arithmetic; the layer's ``forward`` and ``backward``, whose speed is
+  measured, check their ``n x m`` results instead (:func:`finite_result`),
+  which costs one pass instead of one per input and also catches finite
+  inputs whose arithmetic overflows (``z`` near 1e308): they never return a
+  NaN or an infinity either.
 """
 
 from __future__ import annotations
@@ -52,12 +57,15 @@ def _match(of: str | None) -> str:
 
 
 def matrix(
-    name: str, value: Any, *, rows: int | None = None, cols: int | None = None, of: str | None = None
+    name: str, value: Any, *, rows: int | None = None, cols: int | None = None, of: str | None = None,
+    finite: bool = True,
 ) -> np.ndarray:
     """Return ``value`` if it is a finite, real floating, 2-D numpy array.
 
     ``rows``/``cols``, when given, fix the expected shape (the lecture's
     ``n[l] x m``); ``of`` names what they come from (e.g. ``"z"``), for the message.
+    ``finite=False`` leaves the entries unchecked: the caller checks its
+    results with :func:`finite_result` instead.
     """
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {_kind(value)}")
@@ -74,9 +82,32 @@ def matrix(
         raise ValueError(f"{name}: expected {rows} rows{_match(of)}, got shape {value.shape}")
     if cols is not None and m != cols:
         raise ValueError(f"{name}: expected {cols} columns{_match(of)}, got shape {value.shape}")
-    if not np.isfinite(value).all():
+    if finite and not all_finite(value):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return value
+
+
+def all_finite(value: np.ndarray) -> bool:
+    """True if no entry of ``value`` is NaN or infinite (one C-level reduction: ``.all()``
+    passes through a Python wrapper that costs more than the check on small arrays)."""
+    return bool(np.logical_and.reduce(np.isfinite(value), axis=None))
+
+
+def finite_result(result: np.ndarray, what: str, **inputs: np.ndarray) -> np.ndarray:
+    """Return ``result`` if every entry is finite; otherwise raise ValueError naming the input at fault.
+
+    An input with a NaN or an infinity is named as :func:`matrix` names it;
+    if every input is finite, the arithmetic overflowed, and the message names
+    the inputs and ``what`` overflowed.  Called on the results of a block of
+    rows while they are in cache: one pass, the cheapest kind.
+    """
+    if all_finite(result):
+        return result
+    for name, value in inputs.items():
+        if not all_finite(value):
+            raise ValueError(f"{name}: contains NaN or infinite values")
+    raise ValueError(f"{', '.join(inputs)}: values too large: {what} overflows {result.dtype} "
+                     f"(its largest value is {np.finfo(result.dtype).max:.3g})")
 
 
 def column(name: str, value: Any, n: int, of: str | None = None) -> np.ndarray:
@@ -90,7 +121,7 @@ def column(name: str, value: Any, n: int, of: str | None = None) -> np.ndarray:
         )
     if value.shape != (n, 1):
         raise ValueError(f"{name}: expected shape ({n}, 1), one entry per unit{_match(of)}, got {value.shape}")
-    if not np.isfinite(value).all():
+    if not all_finite(value):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return value
 

@@ -3,6 +3,7 @@ formulas (50-digit decimals), and its refusal of bad input."""
 
 from __future__ import annotations
 
+import warnings
 from decimal import Decimal, getcontext
 
 import numpy as np
@@ -142,3 +143,48 @@ def test_constant_unit_and_single_example_are_defined():
     dz, dgamma, dbeta = bn.backward(z[:, :1], np.ones((2, 1)), beta, 1e-5, np.ones((2, 1)))
     assert np.array_equal(dz, np.zeros((2, 1))) and np.array_equal(dgamma, np.zeros((2, 1)))
     assert np.array_equal(dbeta, np.ones((2, 1)))
+
+
+# Finite inputs whose arithmetic overflows float64: a unit of values near the largest float.
+HUGE = np.array([[1e308, 1e308, -1e308]])
+ONE, ZERO = np.ones((1, 1)), np.zeros((1, 1))
+
+
+@pytest.mark.parametrize(("call", "name"), [
+    (lambda: bn.forward(HUGE, ONE, ZERO, 1e-5), "z"),
+    (lambda: bn.backward(HUGE, ONE, ZERO, 1e-5, np.ones_like(HUGE)), "z, grad"),
+    (lambda: bn.forward_eval(HUGE, 4 * ONE, ZERO, ZERO, ONE, 1e-5), "z"),
+], ids=["forward", "backward", "forward_eval"])
+def test_overflow_is_refused_naming_the_inputs_not_returned_as_nan(call, name):
+    with pytest.raises(ValueError, match=rf"^{name}: values too large"):
+        call()
+
+
+@pytest.mark.parametrize("function", ["forward", "backward", "forward_eval"])
+def test_non_finite_input_raises_without_a_numpy_warning(function):
+    """The entries of z are checked on the results: the arithmetic on a NaN must not warn first."""
+    z = np.array([[1.0, np.nan, 2.0]])
+    args = {"forward": (z, ONE, ZERO, 1e-5), "backward": (z, ONE, ZERO, 1e-5, np.ones_like(z)),
+            "forward_eval": (z, ONE, ZERO, ZERO, ONE, 1e-5)}[function]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="^z: contains NaN"):
+            getattr(bn, function)(*args)
+
+
+@pytest.mark.parametrize("m", [3, 100, 1000, 9000])
+def test_the_ufunc_buffer_setting_changes_no_bit_of_the_results(m, monkeypatch):
+    """_row_arithmetic cuts numpy's ufunc buffer to a row for speed; buffering moves values, never rounds them."""
+    rng = np.random.default_rng(m)
+    z, grad = rng.normal(3.0, 2.0, size=(2, 5, m))
+    gamma, beta = rng.normal(size=(2, 5, 1))
+    mean, var = rng.normal(size=(5, 1)), rng.uniform(0.5, 2.0, size=(5, 1))
+
+    def results():
+        return (bn.forward(z, gamma, beta, 1e-5), *bn.backward(z, gamma, beta, 1e-5, grad),
+                bn.forward_eval(z, gamma, beta, mean, var, 1e-5))
+
+    tuned = results()
+    monkeypatch.setattr(bn, "_row_arithmetic", lambda m: np.errstate(all="ignore"))
+    for fast, plain in zip(tuned, results(), strict=True):
+        assert np.array_equal(fast, plain)
