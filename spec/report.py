@@ -42,7 +42,8 @@ def details(result: ClauseResult) -> str:
         parts.append("minimal counterexample (hypothesis):\n" + textwrap.indent(result.counterexample, "  "))
     if result.output:
         parts.append("the implementation printed (captured):\n" + textwrap.indent(result.output.rstrip(), "  | "))
-    parts.append(f"reproduce the run: bnspec check {shlex.quote(result.target)} --clause {c.id} --seed {result.seed}")
+    parts.append(f"reproduce the run: bnspec check {shlex.quote(result.target)}{result.run_flags} --clause {c.id} "
+                 f"--seed {result.seed}")
     if result.reproducer:
         parts.append("reproduce with numpy:\n" + textwrap.indent(result.reproducer, "    "))
     return "\n".join(parts)

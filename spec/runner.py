@@ -50,6 +50,7 @@ class ClauseResult:
     output: str = ""  # what the implementation printed during the clause (bnspec.spec.capture)
     draws: list = field(default_factory=list)  # the failing example's labelled draws, for a case file
     calls: list = field(default_factory=list)  # the failing example's calls to the implementation
+    run_flags: str = ""  # the options besides target, clause and seed that reproduce the run (set by the CLI)
 
     def as_dict(self) -> dict:
         return {

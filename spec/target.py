@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +229,14 @@ def _import_file(path: Path) -> Any:
     return module
 
 
+def _importable_from_cwd() -> None:
+    """Let ``module:attribute`` name a module of the current folder, as ``python -m`` and
+    pytest do: the console script ``bnspec`` does not put the folder on ``sys.path``."""
+    cwd = os.getcwd()
+    if "" not in sys.path and cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def resolve(spec: str) -> Any:
     """The object a TARGET string names (see :func:`load`)."""
     if spec == "reference":
@@ -250,6 +259,7 @@ def resolve(spec: str) -> Any:
         if location.endswith(".py") or "/" in location:
             obj = _import_file(Path(location))
         else:
+            _importable_from_cwd()
             obj = importlib.import_module(location)
     except TargetError:
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,30 @@ def test_pyproject_lists_every_package():
         for top in ("spec", "reference") for init in (ROOT / top).rglob("__init__.py")
     }
     assert listed == found
+
+
+def _failure_lines(out: str) -> tuple[str, list[str]]:
+    """A run's 'reproduce the run' command and its 'observed:' lines."""
+    lines = out.splitlines()
+    command = next(line.removeprefix("reproduce the run: ") for line in lines if line.startswith("reproduce the run: "))
+    return command, [line for line in lines if line.startswith("observed:")]
+
+
+def test_the_reproduce_line_repeats_every_option_and_reproduces_the_failure(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tests"))
+    args = ["check", "zoo.forward_faults:UnbiasedVarianceBN", "--clause", "BN-NORM-2", "--profile", "lecture",
+            "--max-examples", "17", "--seed", "5", "--timeout", "60"]
+    assert main(args) == 1
+    command, observed = _failure_lines(capsys.readouterr().out)
+    assert "--profile lecture --max-examples 17 --timeout 60 --clause BN-NORM-2 --seed 5" in command
+    assert main(shlex.split(command)[1:]) == 1
+    assert _failure_lines(capsys.readouterr().out) == (command, observed)
+
+
+def test_a_module_target_is_found_in_the_current_folder():
+    """`bnspec check module:attr` from a project's folder imports the project's module, as `python -m` does."""
+    bnspec = Path(sys.executable).with_name("bnspec")
+    done = subprocess.run([str(bnspec), "check", "zoo.forward_faults:EpsOutsideSqrtBN", "--clause", "BN-FWD-REF",
+                           "--quiet"], cwd=ROOT / "tests", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "BN-FWD-REF (MUST) FAIL" in done.stdout
