@@ -9,7 +9,7 @@ from bnspec.reference import batchnorm as ref
 
 from .. import assertions as check
 from .. import strategies as draws
-from ..tolerances import tolerance, unit_roundoff
+from ..tolerances import tolerance
 from . import proves, scales
 
 RUNNING = ("update_running",)
@@ -25,26 +25,6 @@ def _running(draw, n):
 def _momentum(draw):
     momenta = st.one_of(st.sampled_from([0.0, 1.0, 0.9, 0.99, 0.1]), st.floats(0.0, 1.0))
     return draw(momenta.map(draws.attribute), "momentum")
-
-
-def _mean_scale(x):
-    """The batch mean's magnitude: |mu| + sigma."""
-    mu, sigma2 = ref.batch_statistics(x.z)
-    return np.abs(mu) + np.sqrt(sigma2)
-
-
-def _var_scale(x):
-    """The batch variance's backward error: ``sigma^2 cond + u mu^2``.
-
-    Perturbing each z by u|z| (backward stability) moves sigma^2 by about
-    ``2 sigma u |mu|`` plus ``(u mu)^2`` -- the second term is all that remains
-    for a constant unit.  The one-pass formula errs by ``u mu^2``, a factor 1/u
-    beyond, and fails.  The m/(m - 1) factor covers unbiased profiles.
-    """
-    mu, sigma2 = ref.batch_statistics(x.z)
-    cond = scales.condition(x.z, x.eps)
-    correction = x.m / max(x.m - 1, 1)
-    return (sigma2 * cond + unit_roundoff(np.float64) * mu**2) * correction
 
 
 @proves("BN-SHAPE-3", needs=RUNNING)
@@ -72,9 +52,9 @@ def weighted_average(target, draw):
     new_mean, new_var = target.update_running(mean, var, x.z, momentum)
     want_mean, want_var = target.profile.expected_running(mean, var, x.z, momentum)
     check.close("running mean after one update", new_mean, want_mean,
-                tolerance("running", np.float64, x.m, np.abs(mean) + _mean_scale(x)), "running")
+                tolerance("running", np.float64, x.m, np.abs(mean) + scales.batch_mean(x.z)), "running")
     check.close("running variance after one update", new_var, want_var,
-                tolerance("running", np.float64, x.m, var + _var_scale(x)), "running")
+                tolerance("running", np.float64, x.m, var + scales.batch_var(x.z, x.eps)), "running")
 
 
 @proves("BN-RUN-2", needs=RUNNING + EVAL + ("forward",), max_examples=30)
@@ -89,9 +69,9 @@ def running_converges(target, draw):
     # damped geometrically afterwards: at most twice one update's error, plus the
     # initial values' 2**-60.
     check.close("running mean after 60 updates with one mini-batch", mean, want_mean,
-                tolerance("running", np.float64, x.m, 4 * _mean_scale(x)), "running")
+                tolerance("running", np.float64, x.m, 4 * scales.batch_mean(x.z)), "running")
     check.close("running variance after 60 updates with one mini-batch", var, want_var,
-                tolerance("running", np.float64, x.m, 4 * (_var_scale(x) + 1)), "running")
+                tolerance("running", np.float64, x.m, 4 * (scales.batch_var(x.z, x.eps) + 1)), "running")
     if target.profile.running_var == "biased":
         scale = scales.output(x.z, x.gamma, x.beta, x.eps)
         check.close("forward_eval with the converged statistics against forward", target.forward_eval(
@@ -105,18 +85,13 @@ def _eval_case(draw, min_m=1):
     return x, mean, var
 
 
-def _eval_scale(x, mean, var):
-    """|gamma| (|z| + |running_mean|) / sqrt(running_var + eps) + |beta|, elementwise."""
-    return np.abs(x.gamma) * (np.abs(x.z) + np.abs(mean) + np.sqrt(var + x.eps)) / np.sqrt(var + x.eps) + np.abs(x.beta)
-
-
 @proves("BN-EVAL-1", needs=EVAL)
 def eval_formula(target, draw):
     x, mean, var = _eval_case(draw)
     scale, shift = ref.eval_affine(x.gamma, x.beta, mean, var, x.eps)
     check.close("forward_eval(z, gamma, beta, running_mean, running_var, eps)",
                 target.forward_eval(x.z, x.gamma, x.beta, mean, var, x.eps), scale * x.z + shift,
-                tolerance("value", np.float64, 1, _eval_scale(x, mean, var)), "value")
+                tolerance("value", np.float64, 1, scales.inference_output(x, mean, var)), "value")
 
 
 @proves("BN-EVAL-2", needs=EVAL)
@@ -127,7 +102,7 @@ def eval_per_example(target, draw):
     alone = target.forward_eval(x.z[:, example:example + 1], x.gamma, x.beta, mean, var, x.eps)
     check.close(f"forward_eval of example {example} alone against its column in the batch",
                 alone[:, 0], whole[:, example],
-                tolerance("pair", np.float64, 1, _eval_scale(x, mean, var)[:, example]), "pair")
+                tolerance("pair", np.float64, 1, scales.inference_output(x, mean, var)[:, example]), "pair")
 
 
 @proves("BN-EVAL-3", needs=EVAL)

@@ -7,11 +7,17 @@ scales are per unit (``n x 1``) unless said otherwise and include the condition
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from bnspec.reference.batchnorm import batch_statistics
 
 from .. import tolerances
+from ..tolerances import unit_roundoff
+
+if TYPE_CHECKING:
+    from ..strategies import Layer
 
 
 def condition(z: np.ndarray, eps: float) -> np.ndarray:
@@ -48,3 +54,29 @@ def dgamma(z: np.ndarray, eps: float, grad: np.ndarray, cond: np.ndarray | None 
 def dbeta(grad: np.ndarray) -> np.ndarray:
     """dbeta: ``sum|grad|``."""
     return np.abs(grad).sum(axis=1, keepdims=True)
+
+
+def batch_mean(z: np.ndarray) -> np.ndarray:
+    """The batch mean's magnitude: ``|mu| + sigma``."""
+    mu, sigma2 = batch_statistics(z)
+    return np.abs(mu) + np.sqrt(sigma2)
+
+
+def batch_var(z: np.ndarray, eps: float) -> np.ndarray:
+    """The batch variance's backward error: ``sigma^2 cond + u mu^2``.
+
+    Perturbing each z by u|z| (backward stability) moves sigma^2 by about
+    ``2 sigma u |mu|`` plus ``(u mu)^2`` -- the second term is all that remains
+    for a constant unit.  The one-pass formula errs by ``u mu^2``, a factor 1/u
+    beyond, and fails.  The m/(m - 1) factor covers unbiased profiles.
+    """
+    mu, sigma2 = batch_statistics(z)
+    m = z.shape[1]
+    return (sigma2 * condition(z, eps) + unit_roundoff(np.float64) * mu**2) * (m / max(m - 1, 1))
+
+
+def inference_output(x: Layer, running_mean: np.ndarray, running_var: np.ndarray) -> np.ndarray:
+    """An inference output of the drawn layer ``x``, elementwise (``n x m``):
+    ``|gamma| (|z| + |running_mean|) / sqrt(running_var + eps) + |gamma| + |beta|``."""
+    root = np.sqrt(running_var + x.eps)
+    return np.abs(x.gamma) * (np.abs(x.z) + np.abs(running_mean) + root) / root + np.abs(x.beta)

@@ -12,7 +12,6 @@ from bnspec.reference import batchnorm as ref
 
 from ..profiles import Profile
 from ..properties import scales
-from ..properties.running import _eval_scale, _mean_scale, _var_scale
 from .cases import SITUATIONS, Situation, case, layer_args, running_state, shape_of, upstream, value
 
 Cases = list[dict[str, Any]]
@@ -56,8 +55,8 @@ def weighted_average(profile: Profile) -> Cases:
         want_mean, want_var = profile.expected_running(mean, var, x.z, momentum)
         args = {"running_mean": mean, "running_var": var, "z": x.z, "momentum": momentum}
         out.append(case(f"{s.name}, momentum {momentum:g}", s.seed, "update_running", args,
-                        [value("running_mean", want_mean, "running", x.m, np.abs(mean) + _mean_scale(x)),
-                         value("running_var", want_var, "running", x.m, var + _var_scale(x))]))
+                        [value("running_mean", want_mean, "running", x.m, np.abs(mean) + scales.batch_mean(x.z)),
+                         value("running_var", want_var, "running", x.m, var + scales.batch_var(x.z, x.eps))]))
     return out
 
 
@@ -72,8 +71,8 @@ def converges(profile: Profile) -> Cases:
         want_mean, want_var = profile.converged(x.z)
         args = {"running_mean": np.zeros((x.n, 1)), "running_var": np.ones((x.n, 1)), "z": x.z, "momentum": momentum}
         out.append(case(f"{s.name}, the old value forgotten (momentum {momentum:g})", s.seed, "update_running", args,
-                        [value("running_mean", want_mean, "running", x.m, _mean_scale(x)),
-                         value("running_var", want_var, "running", x.m, _var_scale(x) + 1)]))
+                        [value("running_mean", want_mean, "running", x.m, scales.batch_mean(x.z)),
+                         value("running_var", want_var, "running", x.m, scales.batch_var(x.z, x.eps) + 1)]))
         if profile.running_var == "biased":
             scale = scales.output(x.z, x.gamma, x.beta, x.eps)
             required = ref.forward(x.z, x.gamma, x.beta, x.eps)
@@ -116,7 +115,7 @@ def eval_formula() -> Cases:
         mean, var = running_state(s.seed, x.n)
         required = ref.forward_eval(x.z, x.gamma, x.beta, mean, var, x.eps)
         out.append(case(s.name, s.seed, "forward_eval", _eval_args(x, mean, var),
-                        [value("output", required, "value", 1, _eval_scale(x, mean, var))]))
+                        [value("output", required, "value", 1, scales.inference_output(x, mean, var))]))
     return out
 
 
@@ -128,7 +127,7 @@ def eval_per_example() -> Cases:
         mean, var = running_state(s.seed, x.n)
         whole = ref.forward_eval(x.z, x.gamma, x.beta, mean, var, x.eps)
         i = s.seed % x.m
-        scale = _eval_scale(x, mean, var)[:, i:i + 1]
+        scale = scales.inference_output(x, mean, var)[:, i:i + 1]
         out.append(case(f"{s.name}, example {i} alone", s.seed, "forward_eval",
                         _eval_args(x, mean, var, x.z[:, i:i + 1]),
                         [value("output", whole[:, i:i + 1], "pair", 1, scale)]))
