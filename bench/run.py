@@ -201,8 +201,8 @@ def page(results: dict) -> str:
     lines += [
         "",
         f"Fixed cost of one call, measured on a 1 x 2 float32 input: reference {fixed['reference'] * 1e6:.0f} us, "
-        f"PyTorch {fixed['torch'] * 1e6:.0f} us. The reference's forward and backward make about ninety numpy "
-        "calls between them (argument checks, the per-unit arithmetic, the passes), each costing about half a "
+        f"PyTorch {fixed['torch'] * 1e6:.0f} us. The reference's forward and backward make about ninety Python and "
+        "numpy calls between them (argument checks, the per-unit arithmetic, the passes), each costing about half a "
         "microsecond whatever the size; where PyTorch's whole call costs less than that, as at the smallest shape "
         "in float32, the ratio is that fixed cost, not the arithmetic.",
     ]
