@@ -14,8 +14,10 @@ Decisions:
 - Arrays must be numpy arrays: a list, a scalar or a 0-d array is refused
   (TypeError), not converted -- the layout (``n x m``, ``n x 1``) carries the
   meaning, and a silent ``np.asarray`` would accept a 1-D list as 1 x m.
-- Only real floating dtypes are accepted: float16 (accumulated in float32),
-  float32, float64.  Integer and boolean arrays are refused (TypeError, naming
+- Only real floating dtypes are accepted: float16 and bfloat16 (both
+  accumulated in float32), float32, float64.  bfloat16 is ml_dtypes' numpy
+  dtype (shipped with JAX and other frameworks); it is recognised by its name,
+  so the reference does not import ml_dtypes.  Integer and boolean arrays are refused (TypeError, naming
   the argument), not converted: the result keeps the input's dtype, so an
   integer ``z`` would round ``z_norm`` to integers -- a silent wrong answer --
   and converting to float64 instead would break "float32 in, float32 out" for
@@ -41,9 +43,16 @@ from typing import Any
 
 import numpy as np
 
-# float16 is accepted and accumulated in float32 (as frameworks do); bfloat16
-# has no numpy dtype.
+# float16 and bfloat16 are accepted and accumulated in float32 (as frameworks do).
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+#: The name of ml_dtypes' bfloat16 (numpy itself has no such dtype).
+BFLOAT16 = "bfloat16"
+_ACCEPTED = "float16, bfloat16, float32, float64"
+
+
+def is_float(dtype: np.dtype) -> bool:
+    """Whether the reference accepts arrays of ``dtype``: float16, bfloat16, float32, float64."""
+    return dtype in FLOAT_DTYPES or dtype.name == BFLOAT16
 
 
 def _kind(value: Any) -> str:
@@ -69,10 +78,8 @@ def matrix(
     """
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {_kind(value)}")
-    if value.dtype not in FLOAT_DTYPES:
-        raise TypeError(
-            f"{name}: expected a real floating dtype (float16, float32, float64), got {value.dtype}"
-        )
+    if not is_float(value.dtype):
+        raise TypeError(f"{name}: expected a real floating dtype ({_ACCEPTED}), got {value.dtype}")
     if value.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array (n x m), got shape {value.shape}")
     n, m = value.shape
@@ -115,10 +122,8 @@ def column(name: str, value: Any, n: int, of: str | None = None) -> np.ndarray:
     names the argument ``n`` comes from, for the message."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray of shape ({n}, 1), got {_kind(value)}")
-    if value.dtype not in FLOAT_DTYPES:
-        raise TypeError(
-            f"{name}: expected a real floating dtype (float16, float32, float64), got {value.dtype}"
-        )
+    if not is_float(value.dtype):
+        raise TypeError(f"{name}: expected a real floating dtype ({_ACCEPTED}), got {value.dtype}")
     if value.shape != (n, 1):
         raise ValueError(f"{name}: expected shape ({n}, 1), one entry per unit{_match(of)}, got {value.shape}")
     if not all_finite(value):
@@ -189,5 +194,5 @@ def choice(name: str, value: Any, options: tuple[str, ...], what: str = "") -> s
 
 
 def working_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype the arithmetic runs in: float16 accumulates in float32."""
-    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+    """The dtype the arithmetic runs in: float16 and bfloat16 accumulate in float32."""
+    return np.dtype(np.float32) if dtype == np.float16 or dtype.name == BFLOAT16 else np.dtype(dtype)

@@ -17,8 +17,8 @@ derivative sits beside the formula it differentiates.
 Numerical choices: statistics are computed with the corrected two-pass
 algorithm (never ``E[z^2] - E[z]^2``) and the mean is never rounded on its
 own; the per-unit factors are computed one precision wider and rounded once;
-float64 by default, float32 stays float32, float16 is accumulated in float32
-and returned as float16.  ``docs/numerics.md`` derives the resulting accuracy
+float64 by default, float32 stays float32, float16 and bfloat16 are
+accumulated in float32 and returned in their own dtype.  ``docs/numerics.md`` derives the resulting accuracy
 (clauses BN-ACC-*).
 
 Speed: forward and backward work on blocks of rows that stay in the core's
@@ -41,8 +41,9 @@ from . import arguments
 #: This module satisfies the protocol in the lecture's layout and conventions.
 layout = "units_first"
 profile = "lecture"
-#: The dtypes it accepts (clauses BN-F32-*, BN-F16-*): float16 is accumulated in float32.
-dtypes = ("float64", "float32", "float16")
+#: The dtypes it accepts (clauses BN-F32-*, BN-F16-*, BN-BF16-*): float16 and bfloat16
+#: (ml_dtypes' numpy dtype) are accumulated in float32.
+dtypes = ("float64", "float32", "float16", "bfloat16")
 
 #: The eps used when none is given (PyTorch's and ONNX's default).
 DEFAULT_EPS = 1e-5

@@ -13,6 +13,8 @@ MAX_CALLS = 4
 
 def literal(value: Any) -> str:
     """Python source that rebuilds ``value`` exactly (floats round-trip through repr)."""
+    if isinstance(value, np.ndarray) and value.dtype.name == "bfloat16":  # exact through float64
+        return f"np.array({value.astype(np.float64).tolist()!r}, dtype=ml_dtypes.bfloat16)"
     if isinstance(value, np.ndarray):
         return f"np.array({value.tolist()!r}, dtype=np.{value.dtype})"
     if isinstance(value, np.floating):
@@ -40,8 +42,10 @@ def script(target_spec: str, calls: list[Call]) -> str:
         if key not in seen:
             seen.add(key)
             unique.append(call)
+    bfloat16 = any(isinstance(v, np.ndarray) and v.dtype.name == "bfloat16" for c in unique for _, v in c.args)
     lines = [
         "import numpy as np",
+        *(["import ml_dtypes  # numpy's bfloat16"] if bfloat16 else []),
         "from bnspec.spec.target import resolve",
         f"impl = resolve({target_spec!r})  # the implementation, loaded as `bnspec check` loads it",
     ]

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-from . import assertions, capture, reproducer
+from . import assertions, bfloat16, capture, reproducer
 from .clauses import Clause
 from .isolation import ImplementationCrashed
 from .properties import Property, load_all
@@ -86,8 +86,10 @@ def not_applicable(clause: Clause, prop: Property, target: Target) -> str:
     if missing:
         return f"the target has no {', '.join(missing)}"
     undeclared = [f.removeprefix("dtype:") for f in prop.needs if not target.has(f)]
-    return (f"the target does not declare {', '.join(undeclared)} in its `dtypes` "
-            f"(it declares {', '.join(target.dtypes)})") if undeclared else ""
+    if undeclared:
+        return (f"the target does not declare {', '.join(undeclared)} in its `dtypes` "
+                f"(it declares {', '.join(target.dtypes)})")
+    return bfloat16.MISSING if "dtype:bfloat16" in prop.needs and bfloat16.dtype() is None else ""
 
 
 def _hypothesis_test(prop: Property, target: Target, options: Options, last: list[Draw]) -> Callable[[], None]:

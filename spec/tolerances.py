@@ -188,6 +188,11 @@ def units_tolerance(units: float, dtype: np.dtype | type | str, scale: np.ndarra
     return tol
 
 
+def offset_ratio(dtype: np.dtype | type | str) -> float:
+    """The largest |mu| / sigma drawn for ``dtype`` (see :data:`LOW_PRECISION_OFFSET_RATIO`)."""
+    return LOW_PRECISION_OFFSET_RATIO[_key(dtype)]
+
+
 def low_precision_tolerance(kind: str, dtype: np.dtype | type | str, m: int, scale: np.ndarray,
                             out_scale: np.ndarray) -> np.ndarray:
     """The tolerance of a result in a low-precision ``dtype`` accumulated in float32.

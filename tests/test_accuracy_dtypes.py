@@ -47,3 +47,28 @@ def test_report_shows_the_worst_error_in_units_of_eps_cond():
     assert report.accuracy(numeric) == f"{numeric.worst_units:.3g}" and report.accuracy(shape) == "-"
     assert report.accuracy(numeric) in report.row(numeric)
     assert numeric.as_dict()["worst_error_eps_cond"] == numeric.worst_units
+
+
+def test_bfloat16_without_ml_dtypes_is_not_applicable_with_the_reason(monkeypatch):
+    from bnspec.spec import bfloat16
+
+    monkeypatch.setattr(bfloat16, "dtype", lambda: None)
+    result = run("BN-BF16-1", CorrectBN())
+    assert result.status == "n/a"
+    assert "ml-dtypes" in result.message
+
+
+def test_a_bfloat16_failure_reproduces_with_ml_dtypes():
+    """The reproducer of a bfloat16 failure builds its arrays with ml_dtypes (numpy has no np.bfloat16)
+    and rebuilds them exactly."""
+    from zoo.dtype_faults import BFloat16AccumulationBN
+
+    result = run("BN-BF16-1", BFloat16AccumulationBN())
+    assert result.status == "FAIL"
+    assert "import ml_dtypes" in result.reproducer and "dtype=ml_dtypes.bfloat16" in result.reproducer
+    assert "np.bfloat16" not in result.reproducer
+    script = result.reproducer.replace("from bnspec.spec.target import resolve\n", "").split("\n")
+    namespace: dict = {}
+    exec("\n".join(line for line in script if not line.startswith(("impl =", "result", "print"))), namespace)
+    z, first = namespace["z"], dict(result.calls[0].args)["z"]
+    assert z.dtype == first.dtype and np.array_equal(z.astype(np.float64), first.astype(np.float64))

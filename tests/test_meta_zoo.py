@@ -50,6 +50,7 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     run.EvalVarianceNotSqrtBN: ("BN-EVAL-1", "BN-RUN-2"),
     dty.LowPrecisionOnePassBN: ("BN-F32-1", "BN-VAR-1"),
     dty.Float16AccumulationBN: ("BN-F16-1", "BN-F16-2"),
+    dty.BFloat16AccumulationBN: ("BN-BF16-1",),
     dty.UnclampedOnePassBN: ("BN-VAR-1",),
     proto.TransposedOutputBN: ("BN-SHAPE-1", "NET-FWD-1", "TRAIN-1"),
     proto.EvalPerUnitOutputBN: ("BN-SHAPE-4",),

@@ -26,10 +26,10 @@ from bnspec.spec.vectors.schema import schema
 ROOT = Path(__file__).resolve().parents[1]
 JS = f"node {shlex.quote(str(ROOT / 'examples' / 'js' / 'batchnorm.js'))}"
 
-#: faults that only a call's effect on the caller's arrays shows, and faults of float32 and
-#: float16 arithmetic (the vectors are float64): no vector can see them.
+#: faults that only a call's effect on the caller's arrays shows, and faults of float32,
+#: float16 and bfloat16 arithmetic (the vectors are float64): no vector can see them.
 INVISIBLE = {fwd.InPlaceCenteringBN, run.InPlaceRunningUpdateBN, dty.LowPrecisionOnePassBN,
-             dty.Float16AccumulationBN}
+             dty.Float16AccumulationBN, dty.BFloat16AccumulationBN}
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""Clauses on low-precision inputs: float32, float16 (for targets that declare it in
-``dtypes``), overflow of float16 sums and negative variances."""
+"""Clauses on low-precision inputs: float32, float16 and bfloat16 (for targets that
+declare them in ``dtypes``), overflow of float16 sums and negative variances."""
 
 from . import clause
 
@@ -16,6 +16,12 @@ clause("BN-F16-1", "MUST", "float16 accumulated in float32",
        "results within float32's condition-scaled tolerance plus a few float16 roundings of the exact "
        "results: the sums run in float32.",
        r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s + 4\, u_{16}\, |\tilde z|",
+       ("convention",), implements=FWD_BWD + (_BN + "_centered",))
+clause("BN-BF16-1", "MUST", "bfloat16 accumulated in float32",
+       "With bfloat16 inputs (for targets that declare bfloat16), forward and backward return bfloat16 "
+       "results within float32's condition-scaled tolerance plus a few bfloat16 roundings of the exact "
+       "results: the sums run in float32.",
+       r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s + 4\, u_{\mathrm{bf16}}\, |\tilde z|",
        ("convention",), implements=FWD_BWD + (_BN + "_centered",))
 clause("BN-F16-2", "MUST", "No float16 overflow in the sums",
        "With float16 inputs whose sum exceeds float16's largest value 65504 (m of 256 to 512 values "

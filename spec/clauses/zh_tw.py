@@ -73,6 +73,8 @@ STATEMENTS: dict[str, str] = {
                 "依條件數縮放的容許誤差內。",
     "BN-F16-1": "輸入為 float16 時（對宣告支援 float16 的實作），forward 與 backward 回傳 float16 的結果，"
                 "與精確結果之差在 float32 依條件數縮放的容許誤差再加上幾次 float16 捨入之內：總和以 float32 累加。",
+    "BN-BF16-1": "輸入為 bfloat16 時（對宣告支援 bfloat16 的實作），forward 與 backward 回傳 bfloat16 的結果，"
+                 "與精確結果之差在 float32 依條件數縮放的容許誤差再加上幾次 bfloat16 捨入之內：總和以 float32 累加。",
     "BN-F16-2": "當 float16 輸入的總和超過 float16 的最大值 65504（m 為 256 到 512 個接近 300 或更大的值）時，"
                 "forward 與 backward 仍回傳有限的結果，且在 BN-F16-1 的容許誤差內。",
     "BN-VAR-1": "對於遠離 0 且幾乎為常數的隱藏單元，在實作宣告的每種型別中，forward 與 backward 都回傳"

@@ -1,4 +1,4 @@
-"""Properties of low-precision inputs: float32 and float16 against the exact results of
+"""Properties of low-precision inputs: float32, float16 and bfloat16 against the exact results of
 the very values passed (the oracle, :mod:`bnspec.spec.oracle`), sums that overflow
 float16, and variances that must never come out negative.
 
@@ -6,7 +6,8 @@ A clause on a dtype applies to a target that declares it (``dtypes``, see
 :attr:`bnspec.spec.target.Target.dtypes`); on a declared dtype any exception is a
 failure.  The tolerances: ``tolerances.tolerance`` for float32 (float32's u, the
 condition-scaled kinds of float64), ``tolerances.low_precision_tolerance`` for
-float16 (float32 accumulation plus a few float16 roundings of the result).
+float16 and bfloat16 (float32 accumulation plus a few roundings of the result
+to the input's dtype).  bfloat16 inputs are ml_dtypes' (:mod:`bnspec.spec.bfloat16`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import assertions as check
-from .. import oracle
+from .. import bfloat16, oracle
 from .. import strategies as draws
-from ..tolerances import LOW_PRECISION_OFFSET_RATIO, low_precision_tolerance
+from ..tolerances import low_precision_tolerance, offset_ratio
 from . import proves, scales
 
 F32 = ("forward", "backward", "dtype:float32")
 F16 = ("forward", "backward", "dtype:float16")
+BF16 = ("forward", "backward", "dtype:bfloat16")
 
 
 #: Magnitudes below which drawn values are set to 0 before the cast to a low-precision
@@ -29,12 +31,13 @@ F16 = ("forward", "backward", "dtype:float16")
 #: dtype's subnormal range, where precision is absolute, not relative -- the same choice
 #: as strategies.SMALLEST_MAGNITUDE for float64: flushing subnormals is a platform's
 #: choice, outside what a BN specification decides.
-SMALLEST_MAGNITUDE = {np.dtype(np.float32): 2.0**-20, np.dtype(np.float16): 2.0**-6}
+#: bfloat16 has float32's exponent range, hence float32's threshold.
+SMALLEST_MAGNITUDE = {"float32": 2.0**-20, "float16": 2.0**-6, "bfloat16": 2.0**-20}
 
 
 def _flush(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``a`` in ``dtype``, entries smaller than :data:`SMALLEST_MAGNITUDE` set to 0."""
-    return np.where(np.abs(a) < SMALLEST_MAGNITUDE[dtype], 0.0, a).astype(dtype)
+    return np.where(np.abs(a) < SMALLEST_MAGNITUDE[dtype.name], 0.0, a).astype(dtype)
 
 
 def _cast(x: draws.Layer, dtype: np.dtype) -> draws.Layer:
@@ -63,7 +66,7 @@ def _exact_checks(target, x: draws.Layer, grad: np.ndarray, dtype: np.dtype, wha
 
 
 def _low_precision_case(draw, dtype: np.dtype, max_m: int = 12):
-    x = _cast(draws.layer(draw, max_m=max_m, max_offset_ratio=LOW_PRECISION_OFFSET_RATIO[dtype]), dtype)
+    x = _cast(draws.layer(draw, max_m=max_m, max_offset_ratio=offset_ratio(dtype)), dtype)
     grad = _flush(draw(draws.upstream(x.n, x.m), "grad"), dtype)
     return x, grad
 
@@ -80,6 +83,13 @@ def float16_is_accurate(target, draw):
     dtype = np.dtype(np.float16)
     x, grad = _low_precision_case(draw, dtype)
     _exact_checks(target, x, grad, dtype, "float16")
+
+
+@proves("BN-BF16-1", needs=BF16)
+def bfloat16_is_accurate(target, draw):
+    dtype = bfloat16.required()  # the runner makes the clause n/a without ml_dtypes
+    x, grad = _low_precision_case(draw, dtype)
+    _exact_checks(target, x, grad, dtype, "bfloat16")
 
 
 @proves("BN-F16-2", needs=F16, max_examples=15)
@@ -105,8 +115,9 @@ def hnp_column(n: int, lo: float, hi: float) -> st.SearchStrategy[np.ndarray]:
 
 @proves("BN-VAR-1", needs=("forward", "backward"))
 def variance_never_negative(target, draw):
-    dtype = np.dtype(draw(st.sampled_from([d for d in target.dtypes if d in ("float64", "float32", "float16")]),
-                          "dtype"))
+    checked = ("float64", "float32", "float16") + ((bfloat16.NAME,) if bfloat16.dtype() is not None else ())
+    name = draw(st.sampled_from([d for d in target.dtypes if d in checked]), "dtype")
+    dtype = bfloat16.required() if name == bfloat16.NAME else np.dtype(name)
     n = draw(st.integers(1, 4), "n")
     m = draw(st.integers(2, 64), "m")
     # A unit nearly constant far from 0: sigma / |mu| at the dtype's resolution, so that

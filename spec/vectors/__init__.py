@@ -64,6 +64,7 @@ _NOT_COVERED = {
     "BN-PURE-2": "two calls with the same inputs compared bit for bit: checked by the properties",
     "BN-F32-1": "float32 inputs against exact arithmetic, for targets that accept float32: checked by the properties",
     "BN-F16-1": "float16 inputs, for targets that declare float16: checked by the properties",
+    "BN-BF16-1": "bfloat16 inputs (ml_dtypes), for targets that declare bfloat16: checked by the properties",
     "BN-F16-2": "float16 sums beyond 65504, for targets that declare float16: checked by the properties",
     "BN-VAR-1": "in every dtype the target declares, against exact arithmetic: checked by the properties",
 }

@@ -27,12 +27,13 @@ class CorrectBN:
 
     layout = "units_first"
     profile = "lecture"
-    dtypes = ("float64", "float32", "float16")  # float16 accumulated in float32 (work_dtype)
+    # float16 and bfloat16 (ml_dtypes) accumulated in float32 (work_dtype)
+    dtypes = ("float64", "float32", "float16", "bfloat16")
 
     # ---------------------------------------------------------------- numerics
 
     def work_dtype(self, dtype: np.dtype) -> np.dtype:
-        """Accumulate in at least float32 (float16 is widened, float64 kept)."""
+        """Accumulate in at least float32 (float16 and bfloat16 are widened, float64 kept)."""
         return np.promote_types(dtype, np.float32)
 
     def working(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -206,7 +207,7 @@ class BatchFirstLearnerBN:
 
     layout = "batch_first"
     profile = "lecture"
-    dtypes = ("float64", "float32", "float16")  # the learner widens float16 to float32 (_work)
+    dtypes = ("float64", "float32", "float16", "bfloat16")  # the learner widens both to float32 (_work)
 
     def forward(self, z, gamma, beta, eps=DEFAULT_EPS):
         return load_learner().forward(z, gamma, beta, eps)

@@ -1,5 +1,6 @@
 """Faults of low-precision arithmetic: they pass every float64 clause and break the
-float32, float16 and negative-variance clauses (BN-F32-1, BN-F16-*, BN-VAR-1)."""
+float32, float16, bfloat16 and negative-variance clauses (BN-F32-1, BN-F16-*, BN-BF16-1,
+BN-VAR-1)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ class Float16AccumulationBN(CorrectBN):
 
     def work_dtype(self, dtype):
         return np.dtype(dtype)
+
+
+class BFloat16AccumulationBN(CorrectBN):
+    """Accumulates bfloat16 inputs in bfloat16, float16 correctly in float32: with 8
+    significant bits every sum of m values loses about m u_bf16 of its digits, and the
+    centred values of a unit far from 0 keep almost none."""
+
+    def work_dtype(self, dtype):
+        return np.dtype(dtype) if np.dtype(dtype).name == "bfloat16" else super().work_dtype(dtype)
 
 
 class UnclampedOnePassBN(CorrectBN):

@@ -51,6 +51,7 @@ FAULTY: list[type] = [
     # low precision
     dty.LowPrecisionOnePassBN,
     dty.Float16AccumulationBN,
+    dty.BFloat16AccumulationBN,
     dty.UnclampedOnePassBN,
     # the protocol's contract
     proto.TransposedOutputBN,
