@@ -21,6 +21,11 @@ TRAINING_RUNNING_VAR = 7.0
 TRAINING_MOMENTUM = 0.99
 
 
+def stats_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype of the running statistics, eps and momentum for a layer of ``dtype``: at least float32."""
+    return np.promote_types(dtype, np.float32)
+
+
 def _out(value: Any, dtype: np.dtype) -> np.ndarray:
     """A fresh, writable numpy array of ``dtype``."""
     return np.array(value, dtype=dtype)
@@ -49,8 +54,12 @@ class CompiledLayerBN:
     @staticmethod
     def _args(layer: Any, z, gamma, beta, mean, var, eps, momentum) -> tuple[np.ndarray, ...]:
         d = layer.dtype
-        return (np.asarray(z, d), np.asarray(gamma, d), np.asarray(beta, d), np.asarray(mean, d),
-                np.asarray(var, d), np.asarray(eps, d), np.asarray(momentum, d))
+        # The frameworks compute the statistics in at least float32 and hold the running ones so
+        # (stats_dtype); eps and momentum are Python floats to them: traced in float16 or bfloat16
+        # instead, an eps of 1e-8 would round to 0 before it reached them.
+        s = stats_dtype(d)
+        return (np.asarray(z, d), np.asarray(gamma, d), np.asarray(beta, d), np.asarray(mean, s),
+                np.asarray(var, s), np.asarray(eps, s), np.asarray(momentum, s))
 
     @staticmethod
     def _training_stats(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

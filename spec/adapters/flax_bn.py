@@ -25,13 +25,14 @@ programs are compiled once per (m, n, dtype) and cached (a compile costs about
 0.1 s, a call about 50 us).  float64 needs ``jax_enable_x64``, which importing
 this module turns on for the process.
 
-The running statistics are held in z's dtype: ``nnx.BatchNorm`` creates its
+The running statistics are held in z's dtype (at least float32): ``nnx.BatchNorm`` creates its
 ``mean`` and ``var`` as float32 whatever ``param_dtype`` says, and its
 training-mode update assigns into them with ``[...] =``, which rounds a float64
 update to float32 (with a FutureWarning that this will become an error); left
 at float32, BN-RUN-1, BN-RUN-2, BN-EVAL-1 and BN-EVAL-3 fail in float64.  The
-adapter gives them z's dtype instead, so that the clauses judge BN's
-arithmetic, not that storage choice.
+adapter gives float64 layers float64 statistics instead, so that the clauses
+judge BN's arithmetic, not that storage choice; float16 and bfloat16 layers
+keep Flax's float32 ones.
 
 Two configurations: :class:`FlaxBN` (adapter ``flax``) sets
 ``use_fast_variance=False``, Flax's two-pass variance, and conforms;
@@ -54,7 +55,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .compiled_layer import CompiledLayerBN
+from .compiled_layer import CompiledLayerBN, stats_dtype
 
 jax.config.update("jax_enable_x64", True)
 
@@ -104,10 +105,11 @@ class _Layer:
 
     def __init__(self, n: int, dtype: np.dtype, use_fast_variance: bool) -> None:
         layer = nnx.BatchNorm(n, param_dtype=dtype, use_fast_variance=use_fast_variance, rngs=nnx.Rngs(0))
-        # The batch statistics start as float32 whatever the param_dtype: give
-        # them z's dtype, so that setting them below does not round them.
-        layer.mean.set_value(jnp.zeros((n,), dtype))
-        layer.var.set_value(jnp.ones((n,), dtype))
+        # The batch statistics start as float32 whatever the param_dtype: give float64
+        # layers float64 ones, so that setting them below does not round them
+        # (float16 and bfloat16 layers keep Flax's float32).
+        layer.mean.set_value(jnp.zeros((n,), stats_dtype(dtype)))
+        layer.var.set_value(jnp.ones((n,), stats_dtype(dtype)))
         self.graphdef, self.state = nnx.split(layer)
         self.dtype = dtype
         # Compiled per shape: one program for training mode, one for inference.
@@ -150,6 +152,8 @@ class FlaxBN(CompiledLayerBN):
 
     profile = "flax"
     update_eps = 1e-5  # flax.nnx.BatchNorm's default epsilon
+    #: float16 and bfloat16 layers: Flax computes their statistics in float32.
+    dtypes = ("float64", "float32", "float16", "bfloat16")
     use_fast_variance = False
     #: clause ID -> why this configuration breaks it: none.
     FINDINGS: dict[str, str] = {}
