@@ -97,6 +97,14 @@ def test_the_broken_js_variants_fail(fault, clauses, capsys):
     assert f"impl = resolve({('exec:' + command)!r})" in out
 
 
+def test_exec_runs_under_isolate_too(capsys):
+    """--exec with --isolate: the proxy to the program runs in the isolated child."""
+    base = ["check", "--isolate", "--clause", "BN-FWD-REF", "--max-examples", "5", "--quiet", "--exec"]
+    assert main([*base, JS]) == 0
+    assert main([*base, f"{JS} --fault eps-outside-sqrt"]) == 1
+    assert "--isolate --memory-limit" in capsys.readouterr().out  # the reproduce line keeps it
+
+
 def test_the_js_handshake_declares_the_lecture_profile_and_all_functions():
     target = load("exec:" + JS)
     try:
