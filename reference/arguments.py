@@ -17,11 +17,12 @@ Decisions:
 - Only real floating dtypes are accepted: float16 and bfloat16 (both
   accumulated in float32), float32, float64.  bfloat16 is ml_dtypes' numpy
   dtype (shipped with JAX and other frameworks); it is recognised by its name,
-  so the reference does not import ml_dtypes.  Integer and boolean arrays are refused (TypeError, naming
-  the argument), not converted: the result keeps the input's dtype, so an
-  integer ``z`` would round ``z_norm`` to integers -- a silent wrong answer --
-  and converting to float64 instead would break "float32 in, float32 out" for
-  no gain (the caller converts with ``z.astype(np.float64)``).  Complex and
+  so the reference does not import ml_dtypes.  Integer and boolean arrays are
+  refused (TypeError, naming the argument), not converted: the result keeps
+  the input's dtype, so an integer ``z`` would round ``z_norm`` to integers --
+  a silent wrong answer -- and converting to float64 instead would break
+  "float32 in, float32 out" for no gain (the caller converts with
+  ``z.astype(np.float64)``).  Complex and
   object arrays are refused likewise; so are longdouble arrays (no clause
   speaks of them).
 - Scalars (eps, momentum, lr, ...) accept any real number that is not a bool:
@@ -52,7 +53,13 @@ _ACCEPTED = "float16, bfloat16, float32, float64"
 
 def is_float(dtype: np.dtype) -> bool:
     """Whether the reference accepts arrays of ``dtype``: float16, bfloat16, float32, float64."""
-    return dtype in FLOAT_DTYPES or dtype.name == BFLOAT16
+    return dtype in FLOAT_DTYPES or is_bfloat16(dtype)
+
+
+def is_bfloat16(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` is ml_dtypes' bfloat16 (of kind "V"; the kind is tested first: a
+    dtype's ``name`` is built in Python and costs more than a small forward's arithmetic)."""
+    return dtype.kind == "V" and dtype.name == BFLOAT16
 
 
 def _kind(value: Any) -> str:
@@ -195,4 +202,4 @@ def choice(name: str, value: Any, options: tuple[str, ...], what: str = "") -> s
 
 def working_dtype(dtype: np.dtype) -> np.dtype:
     """The dtype the arithmetic runs in: float16 and bfloat16 accumulate in float32."""
-    return np.dtype(np.float32) if dtype == np.float16 or dtype.name == BFLOAT16 else np.dtype(dtype)
+    return np.dtype(np.float32) if dtype == np.float16 or is_bfloat16(dtype) else np.dtype(dtype)

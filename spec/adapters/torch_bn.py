@@ -52,7 +52,7 @@ def _tensor(array: np.ndarray, dtype: torch.dtype | None = None, requires_grad: 
     """A torch tensor holding a private copy of ``array`` (optionally cast to ``dtype``).
 
     ml_dtypes' bfloat16, which ``torch.from_numpy`` does not know, crosses as its 16 bits."""
-    if array.dtype.name == "bfloat16":
+    if array.dtype.kind == "V" and array.dtype.name == "bfloat16":
         tensor = torch.from_numpy(array.view(np.int16).copy()).view(torch.bfloat16)
     else:
         tensor = torch.from_numpy(np.array(array, copy=True))
