@@ -9,7 +9,6 @@ too) and nothing errored; 1 when a clause fails or errors; 2 for a usage error.
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 
@@ -78,21 +77,6 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_flags(args: argparse.Namespace) -> str:
-    """The options of this run, besides target, clause and seed, that a failure's
-    "reproduce the run" line must repeat to draw the same examples against the same target."""
-    flags = []
-    if args.profile:
-        flags.append(f"--profile {shlex.quote(args.profile)}")
-    if args.max_examples != DEFAULT_MAX_EXAMPLES:
-        flags.append(f"--max-examples {args.max_examples}")
-    if args.timeout is not None:
-        flags.append(f"--timeout {args.timeout:g}")
-    if args.isolate:
-        flags.append(f"--isolate --memory-limit {args.memory_limit:g}")
-    return "".join(" " + flag for flag in flags)
-
-
 def _check(args: argparse.Namespace) -> int:
     if args.max_examples < 1:
         print("bnspec: --max-examples must be at least 1", file=sys.stderr)
@@ -132,8 +116,9 @@ def _check(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     options = Options(max_examples=args.max_examples, seed=args.seed, timeout=args.timeout)
     results = run(clauses, target, options, progress, fail_fast=args.fail_fast, strict=args.strict)
+    flags = report.run_flags(args.profile, args.max_examples, args.timeout, args.memory_limit if args.isolate else None)
     for result in results:
-        result.run_flags = _run_flags(args)
+        result.run_flags = flags
     if args.target.startswith("exec:") and callable(getattr(target.impl, "close", None)):
         target.impl.close()  # the implementation's process exits when its stdin closes
     report.print_failures(results, out)

@@ -31,12 +31,13 @@ def pytest_addoption(parser: Any) -> None:
 
 
 class ClauseItem(pytest.Item):
-    def __init__(self, *, clause: Any, target: Target, options: Options, **kwargs: Any) -> None:
+    def __init__(self, *, clause: Any, target: Target, options: Options, flags: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.clause, self.target, self.options = clause, target, options
+        self.clause, self.target, self.options, self.flags = clause, target, options, flags
 
     def runtest(self) -> None:
         result = run_clause(self.clause, self.target, self.options)
+        result.run_flags = self.flags
         if result.status == "n/a":
             pytest.skip(f"{self.clause.id} not applicable: {result.message}")
         if result.status != "pass":
@@ -56,13 +57,13 @@ class ClauseFailed(Exception):
 
 
 class ClauseCollector(pytest.Collector):
-    def __init__(self, *, target: Target, options: Options, **kwargs: Any) -> None:
+    def __init__(self, *, target: Target, options: Options, flags: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.target, self.options = target, options
+        self.target, self.options, self.flags = target, options, flags
 
     def collect(self) -> list[pytest.Item]:
-        return [ClauseItem.from_parent(self, name=c.id, clause=c, target=self.target, options=self.options)
-                for c in all_clauses()]
+        return [ClauseItem.from_parent(self, name=c.id, clause=c, target=self.target, options=self.options,
+                                       flags=self.flags) for c in all_clauses()]
 
 
 def pytest_collection_modifyitems(session: Any, config: Any, items: list) -> None:
@@ -74,5 +75,7 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list) -> Non
     except TargetError as error:
         raise pytest.UsageError(f"--bnspec-target: {error}") from None
     options = Options(max_examples=config.getoption("--bnspec-max-examples"), seed=config.getoption("--bnspec-seed"))
-    collector = ClauseCollector.from_parent(session, name=f"bnspec[{spec}]", target=target, options=options)
+    flags = report.run_flags(config.getoption("--bnspec-profile"), options.max_examples)
+    collector = ClauseCollector.from_parent(session, name=f"bnspec[{spec}]", target=target, options=options,
+                                            flags=flags)
     items.extend(collector.collect())

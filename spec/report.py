@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from .runner import ClauseResult
+from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult
 
 #: ``eps*cond``: the worst error the clause observed, in units of the machine epsilon of the
 #: checked dtype times the input's condition and the quantity's scale (see spec/tolerances.py);
@@ -28,6 +28,23 @@ def row(result: ClauseResult) -> str:
     c = result.clause
     return (f"{c.id:<13} {c.level:<6} {result.status:<6} {result.seconds:>6.2f}s {accuracy(result):>8}  "
             f"{c.statement}")
+
+
+def run_flags(profile: str | None = None, max_examples: int = DEFAULT_MAX_EXAMPLES, timeout: float | None = None,
+              memory_limit: float | None = None) -> str:
+    """The options of a run, besides target, clause and seed, that a failure's "reproduce the
+    run" line must repeat to draw the same examples against the same target (``memory_limit``:
+    the run was isolated)."""
+    flags = []
+    if profile:
+        flags.append(f"--profile {shlex.quote(profile)}")
+    if max_examples != DEFAULT_MAX_EXAMPLES:
+        flags.append(f"--max-examples {max_examples}")
+    if timeout is not None:
+        flags.append(f"--timeout {timeout:g}")
+    if memory_limit is not None:
+        flags.append(f"--isolate --memory-limit {memory_limit:g}")
+    return "".join(" " + flag for flag in flags)
 
 
 def details(result: ClauseResult) -> str:

@@ -24,9 +24,12 @@ def test_plugin_runs_every_clause_of_a_conforming_target(tmp_path):
 
 
 def test_plugin_fails_the_broken_clause_with_its_report(tmp_path):
-    done = _pytest(tmp_path, "-k", "AFFINE-1", env={"BNSPEC_TARGET": "zoo.forward_faults:MissingGammaBN"})
+    done = _pytest(tmp_path, "-k", "AFFINE-1", "--bnspec-profile=lecture", "--bnspec-max-examples=12",
+                   env={"BNSPEC_TARGET": "zoo.forward_faults:MissingGammaBN"})
     assert done.returncode == 1
     assert "BN-AFFINE-1 (MUST) FAIL" in done.stdout and "reproduce with numpy" in done.stdout
+    # the plugin's options are the command's: the reproduce line repeats them
+    assert "--profile lecture --max-examples 12 --clause BN-AFFINE-1 --seed 0" in done.stdout
 
 
 def test_plugin_is_silent_without_a_target(tmp_path):
