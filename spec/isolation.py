@@ -156,8 +156,10 @@ def child_main() -> None:
         return
     functions = [f for f in PROTOCOL if callable(getattr(impl, f, None))]
     layout, profile = getattr(impl, "layout", "units_first"), getattr(impl, "profile", None)
+    dtypes = getattr(impl, "dtypes", None)
     connection.send_bytes(wire.encode({"functions": functions, "layout": str(layout),
-                                       "profile": None if profile is None else str(profile)}))
+                                       "profile": None if profile is None else str(profile),
+                                       "dtypes": None if dtypes is None else [str(d) for d in dtypes]}))
     _limit_memory(megabytes)
     _serve(connection, impl)
 
@@ -231,7 +233,7 @@ class _Child:
 class IsolatedImplementation:
     """The implementation ``spec`` (a TARGET string) behind a child process.
 
-    Has ``layout``, ``profile`` and exactly the protocol functions the
+    Has ``layout``, ``profile``, ``dtypes`` and exactly the protocol functions the
     implementation has; ``restarts`` counts the children started after the
     first.  Use it through :func:`load` (or as a context manager, which ends the
     child)."""
@@ -250,6 +252,8 @@ class IsolatedImplementation:
         self.layout: str = self._declared["layout"]
         if self._declared["profile"] is not None:
             self.profile: str = self._declared["profile"]
+        if self._declared["dtypes"] is not None:  # the declaration travels too: isolation checks the same clauses
+            self.dtypes: tuple[str, ...] = tuple(self._declared["dtypes"])
 
     def __getattr__(self, name: str) -> Any:
         # Only the implementation's own functions exist, so that a missing one makes its clauses n/a.

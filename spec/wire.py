@@ -10,7 +10,8 @@ The header is a tree of:
   ``{"dict": {"key": ...}}`` (string keys);
 - ``{"array": i, "descr": ..., "shape": [...], "scalar": false}`` -- array ``i``
   of the trailing buffers; ``descr`` is the ``.npy`` format's dtype description
-  (``numpy.lib.format``), never a dtype that holds Python objects; ``scalar``:
+  (``numpy.lib.format``), or ``"bfloat16"`` (ml_dtypes'), never a dtype that
+  holds Python objects; ``scalar``:
   a numpy scalar such as ``np.float64(1.0)``;
 - ``{"objects": [shape]}`` -- an array of dtype object (its shape only);
 - ``{"foreign": "TypeName", "repr": "..."}`` -- any other object, by its type's
@@ -81,8 +82,9 @@ def _tree(value: Any, buffers: list[bytes]) -> Any:
         if array.dtype.hasobject:
             return {"objects": list(array.shape)}
         buffers.append(np.ascontiguousarray(array).tobytes())
-        return {"array": len(buffers) - 1, "descr": npy_format.dtype_to_descr(array.dtype),
-                "shape": list(array.shape), "scalar": isinstance(value, np.generic)}
+        descr = BFLOAT16 if _is_bfloat16(array.dtype) else npy_format.dtype_to_descr(array.dtype)
+        return {"array": len(buffers) - 1, "descr": descr, "shape": list(array.shape),
+                "scalar": isinstance(value, np.generic)}
     return {"foreign": type(value).__name__, "repr": _safe_repr(value)}
 
 
@@ -94,12 +96,28 @@ def encode(value: Any) -> bytes:
     return struct.pack(">I", len(head)) + head + b"".join(buffers)
 
 
+#: ml_dtypes' bfloat16, which the ``.npy`` description would give as a bare 2-byte void.
+BFLOAT16 = "bfloat16"
+
+
+def _is_bfloat16(dtype: np.dtype) -> bool:
+    return dtype.kind == "V" and dtype.name == BFLOAT16
+
+
+def _dtype(descr: Any) -> np.dtype:
+    if descr == BFLOAT16:
+        import ml_dtypes  # the sender had it: its arrays were bfloat16
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return npy_format.descr_to_dtype(descr)
+
+
 def _array(node: dict, buffers: list[memoryview]) -> Any:
     try:
-        dtype = npy_format.descr_to_dtype(node["descr"])
+        dtype = _dtype(node["descr"])
         shape = tuple(int(d) for d in node["shape"])
         data = buffers[int(node["array"])]
-    except (KeyError, TypeError, ValueError, IndexError) as error:
+    except (KeyError, TypeError, ValueError, IndexError, ImportError) as error:
         raise WireError(f"a bad array entry: {error}") from None
     if dtype.hasobject or len(data) != dtype.itemsize * math.prod(shape):
         raise WireError("an array entry does not match its buffer")

@@ -200,3 +200,20 @@ def test_the_isolation_messages_carry_any_result_without_pickle():
     assert type(back[12]).__name__ == "Odd" and repr(back[12]) == "Odd()"
     with pytest.raises(wire.WireError):
         wire.decode(b"\x80\x04\x95not a message")
+
+
+def test_bfloat16_arrays_cross_the_isolation_boundary_exactly():
+    import ml_dtypes
+
+    value = np.array([[1.5, -0.0078125, 3.0e38]], dtype=ml_dtypes.bfloat16)
+    back = wire.decode(wire.encode(value))
+    assert back.dtype == value.dtype and back.tobytes() == value.tobytes()
+
+
+def test_the_isolated_target_declares_the_same_dtypes():
+    """The declaration crosses too: under --isolate the float16 and bfloat16 clauses still apply."""
+    isolated = isolation.load("reference")
+    try:
+        assert isolated.dtypes == ("float64", "float32", "float16", "bfloat16")
+    finally:
+        isolated.impl.close()
