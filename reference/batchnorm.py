@@ -18,8 +18,8 @@ Numerical choices: statistics are computed with the corrected two-pass
 algorithm (never ``E[z^2] - E[z]^2``) and the mean is never rounded on its
 own; the per-unit factors are computed one precision wider and rounded once;
 float64 by default, float32 stays float32, float16 and bfloat16 are
-accumulated in float32 and returned in their own dtype.  ``docs/numerics.md`` derives the resulting accuracy
-(clauses BN-ACC-*).
+accumulated in float32 and returned in their own dtype.  ``docs/numerics.md``
+derives the resulting accuracy (clauses BN-ACC-*).
 
 Speed: forward and backward work on blocks of rows that stay in the core's
 cache (:data:`BLOCK_BYTES`), with in-place ufuncs and ``out=`` buffers, row
@@ -194,6 +194,10 @@ def _normalize_backward(grad: np.ndarray, d: np.ndarray, correction: np.ndarray,
     return d
 
 
+#: numpy's default ufunc buffer, in values.
+DEFAULT_BUFSIZE = 8192
+
+
 @contextlib.contextmanager
 def _row_arithmetic(m: int) -> Iterator[None]:
     """numpy's settings for forward's and backward's arithmetic on rows of ``m`` values.
@@ -215,10 +219,6 @@ def _row_arithmetic(m: int) -> Iterator[None]:
             yield
         finally:
             np.setbufsize(previous)  # numpy < 2 does not restore it on leaving errstate
-
-
-#: numpy's default ufunc buffer, in values.
-DEFAULT_BUFSIZE = 8192
 
 
 #: Bytes of one block of rows (units) that forward and backward process at a time: the
@@ -246,9 +246,9 @@ def _check_layer(z, gamma, beta, eps) -> tuple[np.ndarray, np.ndarray, np.ndarra
     gamma = arguments.column("gamma", gamma, n, of="z")
     beta = arguments.column("beta", beta, n, of="z")
     eps = arguments.positive("eps", eps)
-    if z.dtype == gamma.dtype == beta.dtype == arguments.working_dtype(z.dtype):
-        return z, gamma, beta, eps
     work = arguments.working_dtype(z.dtype)
+    if z.dtype == gamma.dtype == beta.dtype == work:  # nothing to convert (the common case, kept cheap)
+        return z, gamma, beta, eps
     return z.astype(work, copy=False), gamma.astype(work, copy=False), beta.astype(work, copy=False), eps
 
 

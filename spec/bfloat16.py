@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-NAME = "bfloat16"
+from bnspec.reference.arguments import BFLOAT16 as NAME
+from bnspec.reference.arguments import is_bfloat16
+
+__all__ = ["MISSING", "NAME", "dtype", "is_bfloat16", "required"]
 MISSING = "numpy has no bfloat16 without ml_dtypes (pip install ml-dtypes)"
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from . import bfloat16
 from .target import Call
 
 MAX_CALLS = 4
@@ -13,7 +14,7 @@ MAX_CALLS = 4
 
 def literal(value: Any) -> str:
     """Python source that rebuilds ``value`` exactly (floats round-trip through repr)."""
-    if isinstance(value, np.ndarray) and value.dtype.name == "bfloat16":  # exact through float64
+    if isinstance(value, np.ndarray) and bfloat16.is_bfloat16(value.dtype):  # exact through float64
         return f"np.array({value.astype(np.float64).tolist()!r}, dtype=ml_dtypes.bfloat16)"
     if isinstance(value, np.ndarray):
         return f"np.array({value.tolist()!r}, dtype=np.{value.dtype})"
@@ -42,10 +43,11 @@ def script(target_spec: str, calls: list[Call]) -> str:
         if key not in seen:
             seen.add(key)
             unique.append(call)
-    bfloat16 = any(isinstance(v, np.ndarray) and v.dtype.name == "bfloat16" for c in unique for _, v in c.args)
+    needs_ml_dtypes = any(isinstance(v, np.ndarray) and bfloat16.is_bfloat16(v.dtype)
+                          for c in unique for _, v in c.args)
     lines = [
         "import numpy as np",
-        *(["import ml_dtypes  # numpy's bfloat16"] if bfloat16 else []),
+        *(["import ml_dtypes  # numpy's bfloat16"] if needs_ml_dtypes else []),
         "from bnspec.spec.target import resolve",
         f"impl = resolve({target_spec!r})  # the implementation, loaded as `bnspec check` loads it",
     ]

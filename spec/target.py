@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import profiles
+from .bfloat16 import is_bfloat16
 
 PROTOCOL = ("forward", "backward", "update_running", "forward_eval")
 #: The dtypes every implementation is expected to accept unless it declares ``dtypes``:
@@ -103,7 +104,7 @@ class Target:
                 f"{function} returned {type(value).__name__} for {what}; "
                 f"the protocol requires a numpy.ndarray of shape {expected}"
             )
-        if value.dtype.kind != "f" and value.dtype.name != "bfloat16":  # ml_dtypes' bfloat16 is of kind "V"
+        if value.dtype.kind != "f" and not is_bfloat16(value.dtype):  # ml_dtypes' bfloat16 is of kind "V"
             raise ImplementationFailure(
                 f"{function} returned {what} of dtype {value.dtype}; "
                 "the protocol requires a real floating dtype"

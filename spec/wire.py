@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
+from . import bfloat16
+
 #: the longest repr kept for a foreign object.
 MAX_REPR = 300
 
@@ -82,7 +84,7 @@ def _tree(value: Any, buffers: list[bytes]) -> Any:
         if array.dtype.hasobject:
             return {"objects": list(array.shape)}
         buffers.append(np.ascontiguousarray(array).tobytes())
-        descr = BFLOAT16 if _is_bfloat16(array.dtype) else npy_format.dtype_to_descr(array.dtype)
+        descr = bfloat16.NAME if bfloat16.is_bfloat16(array.dtype) else npy_format.dtype_to_descr(array.dtype)
         return {"array": len(buffers) - 1, "descr": descr, "shape": list(array.shape),
                 "scalar": isinstance(value, np.generic)}
     return {"foreign": type(value).__name__, "repr": _safe_repr(value)}
@@ -96,20 +98,10 @@ def encode(value: Any) -> bytes:
     return struct.pack(">I", len(head)) + head + b"".join(buffers)
 
 
-#: ml_dtypes' bfloat16, which the ``.npy`` description would give as a bare 2-byte void.
-BFLOAT16 = "bfloat16"
-
-
-def _is_bfloat16(dtype: np.dtype) -> bool:
-    return dtype.kind == "V" and dtype.name == BFLOAT16
-
-
 def _dtype(descr: Any) -> np.dtype:
-    if descr == BFLOAT16:
-        import ml_dtypes  # the sender had it: its arrays were bfloat16
-
-        return np.dtype(ml_dtypes.bfloat16)
-    return npy_format.descr_to_dtype(descr)
+    """The dtype a header names: ml_dtypes' bfloat16 goes by its name (its ``.npy``
+    description would be a bare 2-byte void)."""
+    return bfloat16.required() if descr == bfloat16.NAME else npy_format.descr_to_dtype(descr)
 
 
 def _array(node: dict, buffers: list[memoryview]) -> Any:
@@ -117,7 +109,7 @@ def _array(node: dict, buffers: list[memoryview]) -> Any:
         dtype = _dtype(node["descr"])
         shape = tuple(int(d) for d in node["shape"])
         data = buffers[int(node["array"])]
-    except (KeyError, TypeError, ValueError, IndexError, ImportError) as error:
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as error:  # RuntimeError: no ml_dtypes
         raise WireError(f"a bad array entry: {error}") from None
     if dtype.hasobject or len(data) != dtype.itemsize * math.prod(shape):
         raise WireError("an array entry does not match its buffer")

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch.nn import functional
 
+from ..bfloat16 import is_bfloat16
+
 #: The cause of every finding: PyTorch's CPU kernel on float16 input (observed with torch 2.13).
 HALF_MEAN = (
     "torch.nn.functional.batch_norm on CPU rounds the batch mean to float16 before it centres float16 input "
@@ -52,7 +54,7 @@ def _tensor(array: np.ndarray, dtype: torch.dtype | None = None, requires_grad: 
     """A torch tensor holding a private copy of ``array`` (optionally cast to ``dtype``).
 
     ml_dtypes' bfloat16, which ``torch.from_numpy`` does not know, crosses as its 16 bits."""
-    if array.dtype.kind == "V" and array.dtype.name == "bfloat16":
+    if is_bfloat16(array.dtype):
         tensor = torch.from_numpy(array.view(np.int16).copy()).view(torch.bfloat16)
     else:
         tensor = torch.from_numpy(np.array(array, copy=True))
