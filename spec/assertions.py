@@ -1,75 +1,69 @@
-"""Assertions of the properties: each failure says what was observed and what
-was required; the runner adds the clause's ID and statement and a reproducer.
+"""The comparisons of the properties: each failure says what was observed and what was required.
 
-The worst ratio of observed error to tolerance of a run is kept in
-:data:`LEDGER`, so the runner can report how close an implementation came; so is
-the worst error in units of ``eps * cond * scale`` (eps the machine epsilon of the
-checked dtype, cond the input's condition), for tolerances built by
-:func:`bnspec.spec.tolerances.tolerance`, which know their size in those units.
+Pure functions: they raise :class:`~bnspec.spec.errors.ClauseViolation` and
+return the worst ratio of error to tolerance; recording that ratio is the
+business of the example's :class:`~bnspec.spec.trial.Trial`.  Like numpy's
+``assert_allclose``, a failed :func:`close` reports how many elements
+mismatch and the worst absolute and relative errors, with 17 significant
+digits for the values.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-class ClauseViolation(AssertionError):
-    """A property found the implementation breaking its clause."""
-
-
-class _Ledger:
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self.worst_units: float | None = None  # None: no check of this run knew its units
-
-    def reset(self) -> None:
-        self.worst = 0.0
-        self.worst_units = None
-
-    def record(self, ratio: float, units: float | None = None) -> None:
-        """``ratio`` = error / tolerance; ``units`` = the tolerance in units of eps * cond * scale."""
-        if np.isfinite(ratio):
-            self.worst = max(self.worst, ratio)
-            if units is not None:
-                self.worst_units = max(self.worst_units or 0.0, ratio * units)
-
-
-LEDGER = _Ledger()
+from .errors import ClauseViolation
+from .tolerances import Tolerance
 
 
 def _fmt(x: float) -> str:
     return f"{x:.17g}"
 
 
-def close(what: str, observed: np.ndarray, required: np.ndarray, tol: np.ndarray | float, why: str) -> None:
-    """Require ``|observed - required| <= tol`` elementwise (finite values only).
+def close(what: str, observed: np.ndarray, required: np.ndarray, tol: Tolerance) -> float:
+    """Require ``|observed - required| <= tol.atol`` elementwise; return the worst error / tolerance."""
+    worst, failure = compare(what, observed, required, tol)
+    if failure:
+        raise ClauseViolation(failure)
+    return worst
 
-    ``what`` names the quantity (e.g. "mean of unit j of forward(z, 1, 0, eps)"),
-    ``why`` the kind of tolerance.
-    """
-    units = getattr(tol, "units", None)
+
+def compare(what: str, observed: np.ndarray, required: np.ndarray, tol: Tolerance) -> tuple[float, str]:
+    """The worst error / tolerance of ``observed`` against ``required``, and what is wrong ('' if nothing).
+
+    ``what`` names the quantity (e.g. "mean of unit j of forward(z, 1, 0, eps)").
+    A non-finite value on either side is a violation: bnspec's reference never
+    returns one (it raises instead), so a non-finite required value comes from
+    another output of the implementation (pair checks such as BN(Z + b) = BN(Z))."""
     observed = np.asarray(observed, dtype=np.float64)
     required = np.asarray(required, dtype=np.float64)
     if observed.shape != required.shape:
-        raise ClauseViolation(f"{what}: observed shape {observed.shape}, required {required.shape}")
-    tol = np.broadcast_to(np.asarray(tol, dtype=np.float64), observed.shape)
+        return np.inf, f"{what}: observed shape {observed.shape}, required {required.shape}"
+    if not np.isfinite(required).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(required))[0])
+        return np.inf, (f"{what}: the implementation's own value to compare with is {required[index]} "
+                        f"at index {index}; every value must be finite")
+    atol = np.broadcast_to(np.asarray(tol.atol, dtype=np.float64), observed.shape)
     if not np.isfinite(observed).all():
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(observed))[0])
-        raise ClauseViolation(
-            f"{what}: observed {observed[index]} at index {index}, required the finite value "
-            f"{_fmt(required[index])}"
-        )
+        bad = ~np.isfinite(observed)
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        return np.inf, (f"{what}: {int(bad.sum())} of {observed.size} elements are not finite; at index {index} "
+                        f"observed {observed[index]}, required {_fmt(required[index])} within {atol[index]:.3g}")
     error = np.abs(observed - required)
-    # tol == 0 only where the required value is exact (e.g. a shape); guard the ratio.
-    ratio = error / np.maximum(tol, np.finfo(np.float64).tiny)
-    LEDGER.record(float(ratio.max(initial=0.0)), units)
-    if (error > tol).any():
-        index = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape))
-        raise ClauseViolation(
-            f"{what}: at index {index} observed {_fmt(observed[index])}, required "
-            f"{_fmt(required[index])} within {tol[index]:.3g} ({why}); "
-            f"error {error[index]:.3g} = {ratio[index]:.3g} x tolerance"
-        )
+    # atol == 0 only where the required value is exact (e.g. a shape); guard the ratio.
+    ratio = error / np.maximum(atol, np.finfo(np.float64).tiny)
+    worst = float(ratio.max(initial=0.0))
+    mismatched = error > atol
+    if not mismatched.any():
+        return worst, ""
+    index = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape))
+    relative = error / np.maximum(np.abs(required), np.finfo(np.float64).tiny)
+    return worst, (
+        f"{what}: {int(mismatched.sum())} of {observed.size} elements mismatch ({tol.kind} tolerance); "
+        f"worst at index {index}: observed {_fmt(observed[index])}, required {_fmt(required[index])} "
+        f"within {atol[index]:.3g}, error {error[index]:.3g} = {ratio[index]:.3g} x tolerance; "
+        f"max absolute error {error.max():.3g}, max relative error {relative.max():.3g}"
+    )
 
 
 def holds(condition: bool, message: str) -> None:

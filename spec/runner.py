@@ -1,10 +1,12 @@
-"""Run clauses against a target with hypothesis, and collect their results.
+"""The clause runner: one clause, one subject, one result.
 
-Each clause runs as one hypothesis test: its property draws labelled inputs,
-calls the target and checks the claim.  A result is ``pass``, ``FAIL`` (the
-implementation broke the clause or misbehaved), ``n/a`` (the target lacks a
-protocol function the property needs, or the clause is about the reference's
-own machinery) or ``error`` (the check itself could not run).
+Each clause runs as one hypothesis test: for every example the runner makes a
+:class:`~bnspec.spec.trial.Trial` and a :class:`~bnspec.spec.target.Target`
+that logs into it, and calls the clause's property with both.  What ended the
+run decides the :class:`~bnspec.spec.errors.Status`, by type alone (see
+:mod:`bnspec.spec.errors`): a finding about the implementation is ``FAIL``,
+anything raised by bnspec's own code is ``error``.  The result is built once,
+complete.  :class:`bnspec.spec.session.Session` is the way in.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import io
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -23,84 +26,107 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-from . import assertions, bfloat16, capture, reproducer
+from . import bfloat16, capture, reproducer
 from .clauses import Clause
-from .isolation import ImplementationCrashed
-from .properties import Property, load_all
+from .errors import Cause, ClauseTimeout, Finding, Interruption, Status, UsageError
+from .properties import Check, Property, load_all
 from .reproducible import without_local_constants
 from .strategies import Draw, ReplayDraw
-from .target import Target
+from .target import Call, Subject, Target
+from .trial import Trial, Worst
 
-STATUSES = ("pass", "FAIL", "n/a", "error")
 DEFAULT_MAX_EXAMPLES = 40
 
 
-@dataclass
+@dataclass(frozen=True)
+class Options:
+    """How a clause is run: examples, seed, shrinking, time limit (seconds per clause)."""
+
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    seed: int = 0
+    shrink: bool = True  # off in the meta tests: a failure is all they need
+    timeout: float | None = None
+    extra_settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ClauseResult:
+    """A clause's result, complete when built."""
+
     clause: Clause
-    status: str
+    status: Status
     seconds: float
     message: str = ""
+    cause: Cause | None = None  # what ended a clause that did not pass
     counterexample: str = ""
     reproducer: str = ""
     worst: float = 0.0  # worst observed error / tolerance over the run
     worst_units: float | None = None  # the same error in units of eps * cond (None: not a numeric clause)
     seed: int = 0
     target: str = "TARGET"
+    reproduce: str = ""  # the command that reproduces the run of this clause
     output: str = ""  # what the implementation printed during the clause (bnspec.spec.capture)
-    draws: list = field(default_factory=list)  # the failing example's labelled draws, for a case file
-    calls: list = field(default_factory=list)  # the failing example's calls to the implementation
-    run_flags: str = ""  # the options besides target, clause and seed that reproduce the run (set by the CLI)
+    draws: tuple[tuple[str, Any], ...] = ()  # the failing example's labelled draws, for a case file
+    calls: tuple[Call, ...] = ()  # the failing example's calls to the implementation
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.clause.id,
             "level": self.clause.level,
-            "status": self.status,
+            "status": self.status.value,
+            "cause": None if self.cause is None else self.cause.value,
             "message": self.message,
             "seconds": round(self.seconds, 4),
             "worst_error_over_tolerance": self.worst,
             "worst_error_eps_cond": self.worst_units,
             "seed": self.seed,
+            "reproduce": self.reproduce,
             "counterexample": self.counterexample,
             "reproducer": self.reproducer,
             "output": self.output,
         }
 
 
-@dataclass(frozen=True)
-class Options:
-    max_examples: int = DEFAULT_MAX_EXAMPLES
-    seed: int = 0
-    shrink: bool = True  # off in the meta tests: a failure is all they need
-    timeout: float | None = None  # seconds per clause; None: no limit
-    extra_settings: dict = field(default_factory=dict)
-
-
-def not_applicable(clause: Clause, prop: Property, target: Target) -> str:
-    """Why ``clause`` does not apply to ``target`` ('' if it does)."""
-    if clause.subject == "reference" and not target.is_reference:
-        return ("about the reference's own machinery (its accuracy, optimizers and training loop), "
-                "not the implementation under test")
-    missing = [f for f in prop.needs if not target.has(f) and not f.startswith("dtype:")]
+def not_applicable(clause: Clause, prop: Property, subject: Subject) -> str:
+    """Why ``clause`` does not apply to ``subject`` ('' if it does)."""
+    missing = [f for f in prop.needs if not subject.has(f) and not f.startswith("dtype:")]
     if missing:
         return f"the target has no {', '.join(missing)}"
-    undeclared = [f.removeprefix("dtype:") for f in prop.needs if not target.has(f)]
+    undeclared = [f.removeprefix("dtype:") for f in prop.needs if not subject.has(f)]
     if undeclared:
         return (f"the target does not declare {', '.join(undeclared)} in its `dtypes` "
-                f"(it declares {', '.join(target.dtypes)})")
+                f"(it declares {', '.join(subject.dtypes)})")
     return bfloat16.MISSING if "dtype:bfloat16" in prop.needs and bfloat16.dtype() is None else ""
 
 
-def _hypothesis_test(prop: Property, target: Target, options: Options, last: list[Draw]) -> Callable[[], None]:
-    """The clause as one hypothesis test; ``last`` holds the Draw of the latest example
-    (after a failure, hypothesis' final replay of the minimal example)."""
+@dataclass
+class _Examples:
+    """What the runner keeps of a clause's examples: the worst error, and the latest trial."""
+
+    subject: Subject
+    check: Check
+    worst: Worst = field(default_factory=Worst)
+    last: Trial | None = None
+
+    def run(self, draw: Draw) -> None:
+        trial = Trial(draw, self.worst)
+        self.last = trial
+        self.check(Target(self.subject, trial.calls), trial)
+
+    @property
+    def calls(self) -> list[Call]:
+        return self.last.calls if self.last else []
+
+    def drawn(self) -> str:
+        """The draws of the latest example, one ``label = value`` per line."""
+        return "\n".join(f"{label} = {value!r}" for label, value in (self.last.draws if self.last else []))
+
+
+def _hypothesis_test(prop: Property, examples: _Examples, options: Options) -> Callable[[], None]:
     max_examples = min(options.max_examples, prop.max_examples or options.max_examples)
 
-    # database=None: no example database.  A run is a function of (target, profile,
-    # seed, max_examples) alone, so that `--seed S` reproduces it exactly; a database
-    # would replay examples saved by earlier runs first and change the results.  A
-    # failure is kept instead as a case file (--save-failures, bnspec.spec.cases).
+    # database=None: a run is a function of (target, profile, seed, max_examples) alone, so that
+    # `--seed S` reproduces it; a failure is kept as a case file instead (--save-failures).
     @hypothesis_seed(options.seed)
     @settings(
         max_examples=max_examples,
@@ -110,18 +136,14 @@ def _hypothesis_test(prop: Property, target: Target, options: Options, last: lis
         print_blob=False,
         report_multiple_bugs=False,
         phases=(Phase.explicit, Phase.generate) + ((Phase.shrink,) if options.shrink else ()),
-        # too_slow: it times the draws, which interleave with calls to the implementation
-        # (st.data()); a slow implementation -- a framework's first call, a child process
-        # under --isolate -- is not a slow strategy, and the check must not error on it.
+        # too_slow times the draws, which interleave with calls to the implementation (st.data()):
+        # a slow implementation is not a slow strategy, and the check must not error on it.
         suppress_health_check=[HealthCheck.too_slow],
         **options.extra_settings,
     )
     @given(st.data())
-    def clause_test(data) -> None:
-        target.calls.clear()
-        draw = Draw(data)
-        last[:] = [draw]
-        prop.check(target, draw)
+    def clause_test(data: Any) -> None:
+        examples.run(Draw(data))
 
     def pinned() -> None:
         with without_local_constants():
@@ -130,32 +152,8 @@ def _hypothesis_test(prop: Property, target: Target, options: Options, last: lis
     return pinned
 
 
-def _replay_test(prop: Property, target: Target, sequence: list, last: list[Draw]) -> Callable[[], None]:
-    """The clause's check run once on a saved example's draws (``bnspec replay``), without hypothesis."""
-
-    def replay() -> None:
-        target.calls.clear()
-        draw = ReplayDraw(sequence)
-        last[:] = [draw]
-        prop.check(target, draw)
-
-    return replay
-
-
-def _drawn(last: list[Draw]) -> str:
-    """The draws of the latest example, one ``label = value`` per line."""
-    return "\n".join(f"{label} = {value!r}" for label, value in (last[0].sequence if last else []))
-
-
-class ClauseTimeout(BaseException):
-    """The clause ran past its time limit (the implementation hung or was too slow).
-
-    A BaseException, so that hypothesis does not take it for a failing example
-    and replay the hang while shrinking."""
-
-
 @contextmanager
-def _time_limit(seconds: float | None):
+def _time_limit(seconds: float | None) -> Iterator[None]:
     """Interrupt the clause after ``seconds`` with SIGALRM (main thread, POSIX only;
     elsewhere no limit applies -- ``--isolate`` is the robust alternative)."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
@@ -163,7 +161,7 @@ def _time_limit(seconds: float | None):
         yield
         return
 
-    def expire(signum, frame):
+    def expire(signum: int, frame: Any) -> None:
         raise ClauseTimeout(f"timed out after {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -175,103 +173,70 @@ def _time_limit(seconds: float | None):
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_clause(clause: Clause, target: Target, options: Options | None = None,
-               replay: list | None = None) -> ClauseResult:
-    """Run one clause's property against ``target`` (``replay``: once, on these saved draws).
+def run_clause(clause: Clause, subject: Subject, options: Options | None = None, *, reproduce: str = "",
+               replay: list[tuple[str, Any]] | None = None, check: Check | None = None) -> ClauseResult:
+    """Run ``clause`` against ``subject``: under hypothesis, or once on the saved draws ``replay``.
 
-    Whatever the implementation does -- raise, return garbage, print, call
-    ``sys.exit``, hang past ``options.timeout``, crash its isolated process --
-    ends as this clause's result, never as the end of the run."""
+    ``check`` replaces the clause's property (the golden vectors run their cases this way);
+    ``reproduce`` is the command line that reproduces this clause's run.  Whatever the
+    implementation does -- raise, return garbage, print, call ``sys.exit``, hang past
+    ``options.timeout``, crash its process -- ends as this clause's result."""
     options = options or Options()
     prop = load_all()[clause.id]
-    reason = not_applicable(clause, prop, target)
+    common: dict[str, Any] = {"seed": options.seed, "target": subject.spec, "reproduce": reproduce}
+    reason = not_applicable(clause, prop, subject)
     if reason:
-        return ClauseResult(clause, "n/a", 0.0, reason, seed=options.seed, target=target.spec)
-    last: list[Draw] = []
-    test = _hypothesis_test(prop, target, options, last) if replay is None else _replay_test(prop, target, replay,
-                                                                                             last)
-    with capture.output() as printed:
-        result = _outcome(clause, target, options, test, last)
-    result.output = printed.text
-    if last and result.status in ("FAIL", "error"):
-        result.draws, result.calls = list(last[0].sequence), list(target.calls)
-    return result
-
-
-def _outcome(clause: Clause, target: Target, options: Options, test: Callable[[], None],
-             last: list[Draw]) -> ClauseResult:
-    start = time.perf_counter()
-    assertions.LEDGER.reset()
+        return ClauseResult(clause, Status.NOT_APPLICABLE, 0.0, reason, **common)
+    examples = _Examples(subject, check or prop.check)
+    if replay is None:
+        test = _hypothesis_test(prop, examples, options)
+    else:
+        def test() -> None:
+            examples.run(ReplayDraw(replay))
     report = io.StringIO()
-    try:
-        with with_reporter(lambda text: print(text, file=report)), _time_limit(options.timeout):
-            test()
-    except ClauseTimeout as timeout:
-        return ClauseResult(clause, "error", time.perf_counter() - start, str(timeout), counterexample=_drawn(last),
-                            reproducer=reproducer.script(target.spec, target.calls[-1:]),
-                            seed=options.seed, target=target.spec)
-    except ImplementationCrashed as crash:  # --isolate: the child died; no shrinking (each try would crash)
-        return ClauseResult(clause, "FAIL", time.perf_counter() - start, str(crash), counterexample=_drawn(last),
-                            reproducer=reproducer.script(target.spec, target.calls[-1:]),
-                            seed=options.seed, target=target.spec)
-    except (SystemExit, GeneratorExit) as exit_:  # from a path that bypasses Target's wrapping
-        return ClauseResult(clause, "FAIL", time.perf_counter() - start,
-                            f"the implementation raised {type(exit_).__name__} ({exit_!r}); it must return or raise "
-                            f"an Exception, never end the program", counterexample=_drawn(last),
-                            reproducer=reproducer.script(target.spec, target.calls), seed=options.seed,
-                            target=target.spec)
-    except Flaky as flaky:  # the same example passed on a replay: hidden state in the implementation
-        return ClauseResult(
-            clause, "FAIL", time.perf_counter() - start,
-            f"the implementation gave different results for the same inputs when the example was "
-            f"replayed (it keeps hidden state between calls): {flaky}",
-            counterexample=report.getvalue().strip(),
-            reproducer=reproducer.script(target.spec, target.calls), seed=options.seed, target=target.spec,
-        )
-    except AssertionError as failure:
-        notes = "\n".join(getattr(failure, "__notes__", []))  # hypothesis' falsifying example
-        return ClauseResult(
-            clause, "FAIL", time.perf_counter() - start, str(failure),
-            counterexample=(report.getvalue() + notes).strip() or _drawn(last),
-            reproducer=reproducer.script(target.spec, target.calls),
-            worst=assertions.LEDGER.worst, worst_units=assertions.LEDGER.worst_units, seed=options.seed,
-            target=target.spec,
-        )
-    except Exception as error:  # the check could not run: report, never pass
-        return ClauseResult(
-            clause, "error", time.perf_counter() - start, f"{type(error).__name__}: {error}",
-            counterexample=report.getvalue().strip() or _drawn(last), seed=options.seed, target=target.spec,
-        )
-    return ClauseResult(clause, "pass", time.perf_counter() - start, worst=assertions.LEDGER.worst,
-                        worst_units=assertions.LEDGER.worst_units, seed=options.seed, target=target.spec)
-
-
-def run(
-    clauses: Iterable[Clause],
-    target: Target,
-    options: Options | None = None,
-    progress: Callable[[ClauseResult], None] | None = None,
-    fail_fast: bool = False,
-    strict: bool = False,
-) -> list[ClauseResult]:
-    """Run every clause in order; ``progress`` is called after each.  With
-    ``fail_fast``, stop after the first result that makes the run fail (see
-    :func:`passed`)."""
-    results = []
-    for clause in clauses:
-        result = run_clause(clause, target, options)
-        results.append(result)
-        if progress:
-            progress(result)
-        if fail_fast and not passed([result], strict):
-            break
-    return results
+    start = time.perf_counter()
+    with capture.output() as printed:
+        try:
+            with with_reporter(lambda text: print(text, file=report)), _time_limit(options.timeout):
+                test()
+            status, cause, message, falsifying = Status.PASS, None, "", ""
+        except Interruption as stop:  # a timeout, or the implementation's process died: no shrinking
+            status, cause, message, falsifying = stop.status, stop.cause, str(stop), ""
+        except Flaky as flaky:  # the same example passed on a replay: hidden state in the implementation
+            status, cause, falsifying = Status.FAIL, Cause.VIOLATION, report.getvalue()
+            message = (f"the implementation gave different results for the same inputs when the example was "
+                       f"replayed (it keeps hidden state between calls): {flaky}")
+        except Finding as finding:
+            status, cause, message = Status.FAIL, finding.cause, str(finding)
+            falsifying = report.getvalue() + "\n".join(getattr(finding, "__notes__", []))
+        except (SystemExit, GeneratorExit) as exit_:  # from a path that bypasses Target's wrapping
+            status, cause, falsifying = Status.FAIL, Cause.RAISED, ""
+            message = (f"the implementation raised {type(exit_).__name__} ({exit_!r}); it must return or raise "
+                       f"an Exception, never end the program")
+        except UsageError:  # e.g. a saved case that no longer fits its property: the command's error
+            raise
+        except Exception as error:  # bnspec's own code failed: never a verdict on the implementation
+            status, cause, falsifying = Status.ERROR, Cause.INTERNAL, report.getvalue()
+            message = (f"bnspec's own error, not a finding about the implementation: {type(error).__name__}: "
+                       f"{error}")
+    seconds = time.perf_counter() - start
+    if status is Status.PASS:
+        return ClauseResult(clause, status, seconds, worst=examples.worst.ratio, worst_units=examples.worst.units,
+                            output=printed.text, **common)
+    calls = examples.calls if cause is not Cause.TIMEOUT and cause is not Cause.CRASH else examples.calls[-1:]
+    return ClauseResult(
+        clause, status, seconds, message, cause,
+        counterexample=falsifying.strip() or examples.drawn(),
+        reproducer=reproducer.script(subject.spec, calls) if cause is not Cause.INTERNAL else "",
+        worst=examples.worst.ratio, worst_units=examples.worst.units, output=printed.text,
+        draws=tuple(examples.last.draws) if examples.last else (), calls=tuple(examples.calls), **common,
+    )
 
 
 def passed(results: list[ClauseResult], strict: bool = False) -> bool:
     """True when no clause errored and every MUST clause (with ``strict``, every
     SHOULD clause too) passed or is n/a."""
     levels = ("MUST", "SHOULD") if strict else ("MUST",)
-    if any(r.status == "error" for r in results):
+    if any(r.status is Status.ERROR for r in results):
         return False
-    return all(r.status in ("pass", "n/a") for r in results if r.clause.level in levels)
+    return all(r.status in (Status.PASS, Status.NOT_APPLICABLE) for r in results if r.clause.level in levels)

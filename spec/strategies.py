@@ -16,6 +16,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from .errors import UsageError
+
 #: largest |mu| / sigma the layer strategy draws (issue-level requirement: 1e8).
 MAX_OFFSET_RATIO = 1e8
 #: the gradient checks' finite differences lose u * cond / step: they draw
@@ -42,8 +44,9 @@ class Draw:
         return value
 
 
-class ReplayMismatch(Exception):
-    """A saved draw sequence does not fit the property (the property changed since it was saved)."""
+class ReplayMismatch(UsageError):
+    """A saved draw sequence does not fit the property (the property changed since it was saved):
+    a usage error of ``bnspec replay``, never a verdict."""
 
 
 class ReplayDraw(Draw):

@@ -1,15 +1,13 @@
 """The implementation under test: loading it and calling it through the protocol.
 
-The protocol is the four functions of :mod:`bnspec.reference.batchnorm`:
-``forward``, ``backward``, ``update_running`` and ``forward_eval``.  A target
-may declare ``layout = "batch_first"`` (z is ``m x n``, per-unit arrays are 1-D
-of length n, as frameworks and course notebooks use) and ``profile = "<name>"``.
-
-:class:`Target` hides the layout from the properties, which always speak the
-lecture's ``n x m``, and turns anything the implementation does wrong -- an
-exception, a non-array, a wrong shape or dtype -- into an
-:class:`ImplementationFailure` that names the function and what it returned.
-It logs every call, so that a failure can be reproduced with plain numpy.
+:class:`Subject` is a loaded implementation with its declaration
+(:mod:`bnspec.spec.protocol`) and its profile; a run session holds one.
+:class:`Target` is the subject as one example of a clause sees it: it speaks
+the lecture's ``n x m`` whatever the implementation's layout, turns what the
+implementation does wrong -- an exception, a non-array, a wrong shape or dtype
+-- into a :class:`~bnspec.spec.errors.Finding` that names the function and
+what it returned, and logs every call in the example's list, so that a failure
+can be reproduced with plain numpy.
 """
 
 from __future__ import annotations
@@ -25,34 +23,44 @@ from typing import Any
 
 import numpy as np
 
-from . import profiles
-from .bfloat16 import is_bfloat16
+from . import profiles, protocol
+from .clauses import Kind
+from .errors import Finding, ImplementationRaised, Interruption, TargetError
+from .protocol import FUNCTIONS, Declaration, Layout, Role
 
-PROTOCOL = ("forward", "backward", "update_running", "forward_eval")
-#: The dtypes every implementation is expected to accept unless it declares ``dtypes``:
-#: float64 (the spec's default) and float32 (clause BN-DTYPE-1 already requires it).
-DEFAULT_DTYPES = ("float64", "float32")
-#: the protocol functions' argument names, in order.
-ARGUMENTS = {
-    "forward": ("z", "gamma", "beta", "eps"),
-    "backward": ("z", "gamma", "beta", "eps", "grad"),
-    "update_running": ("running_mean", "running_var", "z", "momentum"),
-    "forward_eval": ("z", "gamma", "beta", "running_mean", "running_var", "eps"),
-}
-LAYOUTS = ("units_first", "batch_first")
+__all__ = ["Call", "Subject", "Target", "TargetError", "load", "resolve", "wrap"]
 
 
-class TargetError(Exception):
-    """The target cannot be loaded (a usage error: exit status 2)."""
+@dataclass(frozen=True)
+class Subject:
+    """A loaded implementation (or a proxy of one in another process), its declaration and profile."""
+
+    impl: Any
+    spec: str
+    declaration: Declaration
+    profile: profiles.Profile
+    kind: Kind = "layer"
+
+    @property
+    def layout(self) -> Layout:
+        return self.declaration.layout
+
+    @property
+    def dtypes(self) -> tuple[str, ...]:
+        """The floating dtypes the implementation declares it accepts (default float64, float32)."""
+        return self.declaration.dtypes
+
+    def has(self, need: str) -> bool:
+        """Whether the implementation has the protocol function ``need``, or (``"dtype:NAME"``)
+        declares the dtype NAME.  A declaration is read, never probed by calling."""
+        if need.startswith("dtype:"):
+            return need.removeprefix("dtype:") in self.dtypes
+        return need in self.declaration.functions
 
 
-class ImplementationFailure(AssertionError):
-    """The implementation raised, or returned something the protocol forbids."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class Call:
-    """One call made to the implementation, with the arguments it received."""
+    """One call made to the implementation, with the arguments it received (in its layout)."""
 
     function: str
     args: list[tuple[str, Any]]
@@ -60,158 +68,78 @@ class Call:
 
 @dataclass
 class Target:
-    """An implementation wrapped for the properties (always ``n x m`` inside)."""
+    """The subject as one example sees it (always ``n x m`` inside); every call is logged in ``calls``."""
 
-    impl: Any
-    spec: str
-    profile: profiles.Profile
-    layout: str = "units_first"
+    subject: Subject
     calls: list[Call] = field(default_factory=list)
 
-    @property
-    def is_reference(self) -> bool:
-        from bnspec.reference import batchnorm
+    # -- what the properties read ------------------------------------------------
 
-        return self.impl is batchnorm
+    @property
+    def spec(self) -> str:
+        return self.subject.spec
+
+    @property
+    def profile(self) -> profiles.Profile:
+        return self.subject.profile
+
+    @property
+    def layout(self) -> Layout:
+        return self.subject.layout
 
     @property
     def dtypes(self) -> tuple[str, ...]:
-        """The floating dtypes the implementation declares it accepts (its ``dtypes``
-        attribute, names such as ``"float16"``); :data:`DEFAULT_DTYPES` when it declares none."""
-        declared = getattr(self.impl, "dtypes", None)
-        return DEFAULT_DTYPES if declared is None else tuple(str(d) for d in declared)
+        return self.subject.dtypes
 
-    def has(self, function: str) -> bool:
-        """Whether the implementation has a protocol ``function``, or (``"dtype:NAME"``)
-        declares the dtype NAME.  A declaration is read, never probed by calling: an
-        exception on a declared dtype is a failure, not a reason for "n/a"."""
-        if function.startswith("dtype:"):
-            return function.removeprefix("dtype:") in self.dtypes
-        return callable(getattr(self.impl, function, None))
+    def has(self, need: str) -> bool:
+        return self.subject.has(need)
 
-    # -- layout --------------------------------------------------------------
+    # -- calls -------------------------------------------------------------------
 
-    def _to_impl(self, value: Any, per_unit: bool) -> Any:
-        if not isinstance(value, np.ndarray) or self.layout == "units_first":
-            return value.copy() if isinstance(value, np.ndarray) else value
-        return value[:, 0].copy() if per_unit else np.ascontiguousarray(value.T)
+    def call(self, function: str, *args: Any) -> Any:
+        """``function(*args)`` with the arguments in the lecture's layout: the checked results, moved back
+        (one array, or a tuple).  Raises a :class:`~bnspec.spec.errors.Finding` for anything the
+        implementation does wrong."""
+        signature = FUNCTIONS[function]
+        moved = [self.layout.to_impl(value, slot.role) for slot, value in zip(signature.arguments, args, strict=True)]
+        value = self.invoke(function, moved)
+        z = args[signature.argument_names.index("z")]
+        checked = protocol.results(function, value, self.layout, z.shape[0], z.shape[1])
+        return checked[0] if len(checked) == 1 else checked
 
-    def _from_impl(self, function: str, what: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-        per_unit = what not in ("output", "dz")
-        expected = shape if self.layout == "units_first" else ((shape[0],) if per_unit else shape[::-1])
-        if not isinstance(value, np.ndarray):
-            raise ImplementationFailure(
-                f"{function} returned {type(value).__name__} for {what}; "
-                f"the protocol requires a numpy.ndarray of shape {expected}"
-            )
-        if value.dtype.kind != "f" and not is_bfloat16(value.dtype):  # ml_dtypes' bfloat16 is of kind "V"
-            raise ImplementationFailure(
-                f"{function} returned {what} of dtype {value.dtype}; "
-                "the protocol requires a real floating dtype"
-            )
-        if value.shape != expected:
-            raise ImplementationFailure(
-                f"{function} returned {what} of shape {value.shape}; the protocol requires "
-                f"{expected} ({self.layout} layout)"
-            )
-        if self.layout == "units_first":
-            return value
-        return value.reshape(shape) if per_unit else value.T
-
-    def _call(self, function: str, named: list[tuple[str, Any, bool]]) -> Any:
-        args = [self._to_impl(value, per_unit) for _, value, per_unit in named]
-        self.calls.append(Call(function, [(name, a) for (name, _, _), a in zip(named, args, strict=True)]))
+    def invoke(self, function: str, args: list[Any]) -> Any:
+        """The implementation's own ``function`` on ``args`` as given (its layout, no copies, so that a
+        mutation can be observed); logged with copies of the arguments as they were before the call."""
+        names = FUNCTIONS[function].argument_names
+        self.calls.append(Call(function, [(name, a.copy() if isinstance(a, np.ndarray) else a)
+                                          for name, a in zip(names, args, strict=True)]))
         try:
-            return getattr(self.impl, function)(*args)
-        except ImplementationFailure:
+            return getattr(self.subject.impl, function)(*args)
+        except (Finding, Interruption):
             raise
         except SystemExit as exc:  # sys.exit() inside the implementation: a failure, never the end of the run
-            raise ImplementationFailure(f"{function} called sys.exit({exc.code!r}) (SystemExit)") from exc
+            raise ImplementationRaised(f"{function} called sys.exit({exc.code!r}) (SystemExit)") from exc
         except Exception as exc:  # the implementation's own error on valid input
-            raise ImplementationFailure(f"{function} raised {type(exc).__name__}: {exc}") from exc
+            raise ImplementationRaised(f"{function} raised {type(exc).__name__}: {exc}") from exc
 
-    def _pair(self, function: str, result: Any) -> tuple[Any, Any]:
-        if not isinstance(result, tuple | list) or len(result) != 2:
-            raise ImplementationFailure(f"{function} must return a pair, got {type(result).__name__}")
-        return result[0], result[1]
-
-    # -- the protocol, in the lecture's layout --------------------------------
+    def to_impl_layout(self, value: np.ndarray, role: Role) -> np.ndarray:
+        """``value`` (units first) in the implementation's layout, a fresh array."""
+        return self.layout.to_impl(value, role)
 
     def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
-        named = [("z", z, False), ("gamma", gamma, True), ("beta", beta, True), ("eps", eps, False)]
-        out = self._call("forward", named)
-        return self._from_impl("forward", "output", out, z.shape)
+        return self.call("forward", z, gamma, beta, eps)
 
-    def backward(
-        self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, grad: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        result = self._call(
-            "backward",
-            [("z", z, False), ("gamma", gamma, True), ("beta", beta, True), ("eps", eps, False), ("grad", grad, False)],
-        )
-        if not isinstance(result, tuple | list) or len(result) != 3:
-            raise ImplementationFailure(
-                f"backward must return a triple (dz, dgamma, dbeta), got {type(result).__name__}"
-            )
-        n = z.shape[0]
-        return (
-            self._from_impl("backward", "dz", result[0], z.shape),
-            self._from_impl("backward", "dgamma", result[1], (n, 1)),
-            self._from_impl("backward", "dbeta", result[2], (n, 1)),
-        )
+    def backward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float,
+                 grad: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.call("backward", z, gamma, beta, eps, grad)
 
-    def update_running(
-        self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, momentum: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        result = self._call(
-            "update_running",
-            [("running_mean", running_mean, True), ("running_var", running_var, True), ("z", z, False),
-             ("momentum", momentum, False)],
-        )
-        n = z.shape[0]
-        mean, var = self._pair("update_running", result)
-        return (
-            self._from_impl("update_running", "running_mean", mean, (n, 1)),
-            self._from_impl("update_running", "running_var", var, (n, 1)),
-        )
+    def update_running(self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray,
+                       momentum: float) -> tuple[np.ndarray, np.ndarray]:
+        return self.call("update_running", running_mean, running_var, z, momentum)
 
-    def forward_eval(
-        self,
-        z: np.ndarray,
-        gamma: np.ndarray,
-        beta: np.ndarray,
-        running_mean: np.ndarray,
-        running_var: np.ndarray,
-        eps: float,
-    ) -> np.ndarray:
-        out = self._call(
-            "forward_eval",
-            [
-                ("z", z, False), ("gamma", gamma, True), ("beta", beta, True),
-                ("running_mean", running_mean, True), ("running_var", running_var, True), ("eps", eps, False),
-            ],
-        )
-        return self._from_impl("forward_eval", "output", out, z.shape)
-
-    def raw(self, function: str) -> Any:
-        """The implementation's own function, called without copies (to observe mutation).
-
-        Each call is still logged, with copies of its arguments as they were before
-        the call, so that a failure's numpy reproducer makes it again."""
-        own = getattr(self.impl, function)
-        names = ARGUMENTS.get(function, ())
-
-        def logged(*args: Any) -> Any:
-            named = [(names[i] if i < len(names) else f"arg{i}", a.copy() if isinstance(a, np.ndarray) else a)
-                     for i, a in enumerate(args)]
-            self.calls.append(Call(function, named))
-            return own(*args)
-
-        return logged
-
-    def to_impl_layout(self, value: np.ndarray, per_unit: bool) -> np.ndarray:
-        """``value`` (units first) in the implementation's layout, a fresh array."""
-        return self._to_impl(value, per_unit)
+    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                     running_var: np.ndarray, eps: float) -> np.ndarray:
+        return self.call("forward_eval", z, gamma, beta, running_mean, running_var, eps)
 
 
 # -- loading ---------------------------------------------------------------------
@@ -239,15 +167,13 @@ def _importable_from_cwd() -> None:
 
 
 def resolve(spec: str) -> Any:
-    """The object a TARGET string names (see :func:`load`)."""
+    """The Python object a TARGET string names: ``reference``, a bundled adapter's name,
+    ``module:attribute`` or ``path/to/file.py[:attribute]`` (a class is constructed with no
+    arguments).  ``exec:`` targets are loaded by the run session, not here."""
     if spec == "reference":
         from bnspec.reference import batchnorm
 
         return batchnorm
-    if spec.startswith("exec:"):  # an implementation in another process (bnspec check --exec)
-        from .process.proxy import ProcessImpl
-
-        return ProcessImpl(spec.removeprefix("exec:"))
     from .adapters import ADAPTERS, EXTRAS
 
     if spec in ADAPTERS:
@@ -279,28 +205,21 @@ def resolve(spec: str) -> Any:
     return obj
 
 
-def load(spec: str, profile: str | None = None) -> Target:
-    """Load the implementation named by ``spec`` and wrap it.
-
-    ``spec`` is ``reference``, ``module:attribute`` or ``path/to/file.py:attribute``
-    (the attribute may be omitted: the module itself), or ``exec:COMMAND`` (a
-    program that speaks :mod:`bnspec.spec.process.protocol`); a class is
-    constructed with no arguments.  ``profile`` overrides the target's own ``profile``
-    attribute (default ``lecture``).
-    """
-    return wrap(resolve(spec), spec, profile)
-
-
-def wrap(impl: Any, spec: str, profile: str | None = None) -> Target:
-    """Wrap a loaded implementation (or a proxy of one, see :mod:`bnspec.spec.isolation`) as :func:`load` does."""
-    layout = getattr(impl, "layout", "units_first")
-    if layout not in LAYOUTS:
-        raise TargetError(f"target: layout {layout!r} is not one of {LAYOUTS}")
-    if not any(callable(getattr(impl, f, None)) for f in PROTOCOL):
-        raise TargetError(f"target: {spec!r} has none of the protocol's functions {PROTOCOL}")
-    name = str(profile or getattr(impl, "profile", "lecture"))
+def wrap(impl: Any, spec: str, profile: str | None = None) -> Subject:
+    """A loaded implementation as a :class:`Subject`.  A proxy of an implementation in another
+    process carries its ``declaration``; any other object is read with
+    :func:`~bnspec.spec.protocol.declaration_of`.  ``profile`` overrides the declared one
+    (default ``lecture``)."""
+    declared = getattr(impl, "declaration", None)
+    if not isinstance(declared, Declaration):
+        declared = protocol.declaration_of(impl, f"target {spec!r}")
     try:
-        chosen = profiles.get(name)
+        chosen = profiles.get(profile or declared.profile or "lecture")
     except ValueError as exc:
         raise TargetError(str(exc)) from None
-    return Target(impl=impl, spec=spec, profile=chosen, layout=layout)
+    return Subject(impl=impl, spec=spec, declaration=declared, profile=chosen)
+
+
+def load(spec: str, profile: str | None = None) -> Subject:
+    """The :class:`Subject` of ``spec`` (see :func:`resolve`), in this process."""
+    return wrap(resolve(spec), spec, profile)

@@ -159,33 +159,31 @@ def accumulation_dtype(dtype: np.dtype | type | str) -> np.dtype:
     return ACCUMULATES_IN.get(key, key) if isinstance(key, np.dtype) else ACCUMULATES_IN[key]
 
 
-class Tolerance(np.ndarray):
-    """A tolerance array that remembers its size in units of ``eps * scale``
-    (``units``, i.e. ``K / 2``), so that the ledger can report errors in units of
-    machine epsilon times the condition (:mod:`bnspec.spec.assertions`).  Any
-    arithmetic on it gives a plain array: the units then no longer apply."""
+@dataclass(frozen=True)
+class Tolerance:
+    """An absolute tolerance: ``atol`` (broadcasts against the compared values), the kind of
+    check it belongs to (a key of :data:`KINDS`, or the reason's name), and its size in units
+    of machine epsilon times the condition and scale (``units``, ``K / 2``; None where the
+    tolerance is not of that form), so that a run can report its errors in those units."""
 
+    atol: np.ndarray
+    kind: str
     units: float | None = None
 
-    def __array_wrap__(self, array, context=None, return_scalar=False):
-        return np.asarray(array)
 
-
-def tolerance(kind: str, dtype: np.dtype | type | str, m: int, scale: np.ndarray | float) -> np.ndarray:
+def tolerance(kind: str, dtype: np.dtype | type | str, m: int, scale: np.ndarray | float) -> Tolerance:
     """Absolute tolerance ``K(m) * u(dtype) * scale`` of a check of ``kind``.
 
     ``scale`` already contains the condition where it applies; it broadcasts
     (per unit ``n x 1``, per element, or a scalar).
     """
-    k = KINDS[kind]
-    return units_tolerance(k.factor(m) / 2.0, dtype, scale)
+    return units_tolerance(KINDS[kind].factor(m) / 2.0, dtype, scale, kind)
 
 
-def units_tolerance(units: float, dtype: np.dtype | type | str, scale: np.ndarray | float) -> np.ndarray:
-    """``units * eps(dtype) * scale`` as a :class:`Tolerance` that records ``units``."""
-    tol = np.asarray(units * machine_epsilon(dtype) * np.asarray(scale, dtype=np.float64)).view(Tolerance)
-    tol.units = units
-    return tol
+def units_tolerance(units: float, dtype: np.dtype | type | str, scale: np.ndarray | float,
+                    kind: str = "accuracy") -> Tolerance:
+    """``units * eps(dtype) * scale``, recording ``units``."""
+    return Tolerance(np.asarray(units * machine_epsilon(dtype) * np.asarray(scale, dtype=np.float64)), kind, units)
 
 
 def offset_ratio(dtype: np.dtype | type | str) -> float:
@@ -194,7 +192,7 @@ def offset_ratio(dtype: np.dtype | type | str) -> float:
 
 
 def low_precision_tolerance(kind: str, dtype: np.dtype | type | str, m: int, scale: np.ndarray,
-                            out_scale: np.ndarray) -> np.ndarray:
+                            out_scale: np.ndarray) -> Tolerance:
     """The tolerance of a result in a low-precision ``dtype`` accumulated in float32.
 
     ``K(m) u_acc scale`` for the accumulation (float32's error, condition included in
@@ -204,8 +202,9 @@ def low_precision_tolerance(kind: str, dtype: np.dtype | type | str, m: int, sca
     acc = accumulation_dtype(dtype)
     if acc == _key(dtype):
         return tolerance(kind, dtype, m, scale)
-    return np.asarray(KINDS[kind].factor(m) * unit_roundoff(acc) * np.asarray(scale, dtype=np.float64)
-                      + LOW_PRECISION_ROUNDINGS * unit_roundoff(dtype) * np.asarray(out_scale, dtype=np.float64))
+    return Tolerance(np.asarray(KINDS[kind].factor(m) * unit_roundoff(acc) * np.asarray(scale, dtype=np.float64)
+                                + LOW_PRECISION_ROUNDINGS * unit_roundoff(dtype)
+                                * np.asarray(out_scale, dtype=np.float64)), kind)
 
 
 def condition(z: np.ndarray, eps: float) -> np.ndarray:

@@ -20,7 +20,10 @@ Subjects:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+#: The kinds of implementation a clause can be about (a target has one kind).
+Kind = Literal["layer"]
 LEVELS = ("MUST", "SHOULD")
 SUBJECTS = ("layer", "network", "reference")
 
@@ -35,6 +38,7 @@ class Clause:
     sources: tuple[str, ...]
     subject: str
     implements: tuple[str, ...]
+    kind: Kind = "layer"
 
     @property
     def group(self) -> str:

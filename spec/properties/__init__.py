@@ -1,20 +1,31 @@
 """The properties that prove the clauses, grouped by topic.
 
-A property is a function ``check(target, draw)``: ``target`` is the
-implementation under test (:class:`bnspec.spec.target.Target`), ``draw`` a
-labelled hypothesis draw (:class:`bnspec.spec.strategies.Draw`).  It checks its
-claim as directly as the claim allows, and raises
-:class:`bnspec.spec.assertions.ClauseViolation` when it does not hold.
-:func:`proves` registers it under its clause's ID.
+A property is a function ``check(target, trial)`` (:data:`Check`): ``target``
+is the implementation under test as this example sees it
+(:class:`bnspec.spec.target.Target`, always in the lecture's ``n x m``
+layout), ``trial`` the example itself (:class:`bnspec.spec.trial.Trial`):
+``trial.draw(strategy, label)`` draws a labelled input, and ``trial.close``,
+``trial.holds`` and ``trial.equal`` check the claim, raising
+:class:`bnspec.spec.errors.ClauseViolation` when it does not hold.  A property
+checks its claim as directly as the claim allows; the implementation's other
+faults reach it as :class:`~bnspec.spec.errors.ProtocolBreach` or
+:class:`~bnspec.spec.errors.ImplementationRaised` from the target.  Anything
+else a property raises is bnspec's own error.  :func:`proves` registers it
+under its clause's ID.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-Check = Callable[[Any, Any], None]
+if TYPE_CHECKING:
+    from ..target import Target
+    from ..trial import Trial
+
+#: A property: ``check(target, trial)``, one example of its clause.
+Check = Callable[["Target", "Trial"], None]
 
 
 @dataclass(frozen=True)

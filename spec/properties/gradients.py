@@ -3,141 +3,149 @@ directions, the closed forms of dgamma and dbeta, and the identities of dz."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from bnspec.reference import batchnorm as ref
 
-from .. import assertions as check
 from .. import strategies as draws
-from ..tolerances import FD_RTOL, FD_STEP, tolerance
+from ..target import Target
+from ..tolerances import FD_RTOL, FD_STEP, Tolerance, tolerance
+from ..trial import Trial
 from . import proves, scales
 
 BACKWARD = ("forward", "backward")
 
 
-def _gradient_case(target, draw, max_offset_ratio=draws.MAX_OFFSET_RATIO):
+def _gradient_case(
+    target: Target, draw: draws.Draw, max_offset_ratio: float = draws.MAX_OFFSET_RATIO
+) -> tuple[draws.Layer, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     x = draws.layer(draw, max_offset_ratio=max_offset_ratio)
     grad = draw(draws.upstream(x.n, x.m), "grad")
     return x, grad, target.backward(x.z, x.gamma, x.beta, x.eps, grad)
 
 
-def _direction(draw, shape, label):
+def _direction(draw: draws.Draw, shape: tuple[int, ...], label: str) -> np.ndarray:
     """A direction with no zero entry (each entry of either sign in [0.1, 1])."""
     magnitude = st.floats(0.1, 1.0)
     return draw(hnp.arrays(np.float64, shape, elements=st.one_of(magnitude, magnitude.map(lambda v: -v))), label)
 
 
-def _directional(f, step):
+def _directional(f: Callable[[float], float], step: float) -> float:
     """d/dt f(t) at 0 by central differences at t and t/2, Richardson-extrapolated (error O(t^4))."""
 
-    def central(t):
+    def central(t: float) -> float:
         return (f(t) - f(-t)) / (2 * t)
 
     return (4 * central(step / 2) - central(step)) / 3
 
 
-def _fd_check(what, analytic, fd, terms, f_scale, step):
+def _fd_check(trial: Trial, what: str, analytic: float, fd: float, terms: np.ndarray, f_scale: float,
+              step: float) -> None:
     """|fd - analytic| <= FD_RTOL (|fd| + sum|terms|) + the differences' rounding floor.
 
     The floor: each f(t) is a sum of grad * output with output errors of a
     'value' check, divided by the step; Richardson combines five of them.
     """
-    floor = 5 * tolerance("value", np.float64, 1, f_scale) / step
-    tol = FD_RTOL * (abs(fd) + np.abs(terms).sum()) + float(floor)
-    check.close(what, np.asarray(analytic), np.asarray(fd), tol, "finite differences")
+    floor = float(tolerance("value", np.float64, 1, 5 * f_scale / step).atol)
+    # Not of the K u cond scale form: relative to the finite difference (FD_RTOL, see
+    # tolerances) plus the rounding floor above, hence built here, with no units.
+    tol = Tolerance(np.asarray(FD_RTOL * (abs(fd) + np.abs(terms).sum()) + floor), "finite differences")
+    trial.close(what, np.asarray(analytic), np.asarray(fd), tol)
 
 
-def _objective_scale(x, grad, gamma=None, beta=None):
+def _objective_scale(x: draws.Layer, grad: np.ndarray, gamma: np.ndarray | None = None,
+                     beta: np.ndarray | None = None) -> float:
     gamma = x.gamma if gamma is None else gamma
     beta = x.beta if beta is None else beta
     return float((np.abs(grad) * scales.output(x.z, gamma, beta, x.eps)).sum())
 
 
 @proves("BN-SHAPE-2", needs=BACKWARD)
-def gradient_shapes(target, draw):
-    x, _, (dz, dgamma, dbeta) = _gradient_case(target, draw)
-    check.equal("shape of dz", dz.shape, x.z.shape)
-    check.equal("shape of dgamma", dgamma.shape, (x.n, 1))
-    check.equal("shape of dbeta", dbeta.shape, (x.n, 1))
+def gradient_shapes(target: Target, trial: Trial) -> None:
+    x, _, (dz, dgamma, dbeta) = _gradient_case(target, trial.draw)
+    trial.equal("shape of dz", dz.shape, x.z.shape)
+    trial.equal("shape of dgamma", dgamma.shape, (x.n, 1))
+    trial.equal("shape of dbeta", dbeta.shape, (x.n, 1))
 
 
 @proves("BN-GRAD-1", needs=BACKWARD)
-def dz_is_the_gradient(target, draw):
-    x, grad, (dz, _, _) = _gradient_case(target, draw, draws.FD_OFFSET_RATIO)
-    v = _direction(draw, x.z.shape, "direction") / scales.inv_std(x.z, x.eps)  # steps relative to each unit's spread
+def dz_is_the_gradient(target: Target, trial: Trial) -> None:
+    x, grad, (dz, _, _) = _gradient_case(target, trial.draw, draws.FD_OFFSET_RATIO)
+    # steps relative to each unit's spread
+    v = _direction(trial.draw, x.z.shape, "direction") / scales.inv_std(x.z, x.eps)
     fd = _directional(lambda t: float((grad * target.forward(x.z + t * v, x.gamma, x.beta, x.eps)).sum()), FD_STEP)
-    _fd_check("<dz, V> against the directional finite difference", float((dz * v).sum()), fd, dz * v,
+    _fd_check(trial, "<dz, V> against the directional finite difference", float((dz * v).sum()), fd, dz * v,
               _objective_scale(x, grad), FD_STEP)
 
 
 @proves("BN-GRAD-2", needs=BACKWARD)
-def dgamma_is_the_gradient(target, draw):
-    x, grad, (_, dgamma, _) = _gradient_case(target, draw, draws.FD_OFFSET_RATIO)
-    w = _direction(draw, (x.n, 1), "direction")
+def dgamma_is_the_gradient(target: Target, trial: Trial) -> None:
+    x, grad, (_, dgamma, _) = _gradient_case(target, trial.draw, draws.FD_OFFSET_RATIO)
+    w = _direction(trial.draw, (x.n, 1), "direction")
     fd = _directional(lambda t: float((grad * target.forward(x.z, x.gamma + t * w, x.beta, x.eps)).sum()), 1.0)
-    _fd_check("<dgamma, w> against the directional finite difference", float((dgamma * w).sum()), fd, dgamma * w,
-              _objective_scale(x, grad, gamma=np.abs(x.gamma) + 1), 1.0)
+    _fd_check(trial, "<dgamma, w> against the directional finite difference", float((dgamma * w).sum()), fd,
+              dgamma * w, _objective_scale(x, grad, gamma=np.abs(x.gamma) + 1), 1.0)
 
 
 @proves("BN-GRAD-3", needs=BACKWARD)
-def dbeta_is_the_gradient(target, draw):
-    x, grad, (_, _, dbeta) = _gradient_case(target, draw, draws.FD_OFFSET_RATIO)
-    w = _direction(draw, (x.n, 1), "direction")
+def dbeta_is_the_gradient(target: Target, trial: Trial) -> None:
+    x, grad, (_, _, dbeta) = _gradient_case(target, trial.draw, draws.FD_OFFSET_RATIO)
+    w = _direction(trial.draw, (x.n, 1), "direction")
     fd = _directional(lambda t: float((grad * target.forward(x.z, x.gamma, x.beta + t * w, x.eps)).sum()), 1.0)
-    _fd_check("<dbeta, w> against the directional finite difference", float((dbeta * w).sum()), fd, dbeta * w,
-              _objective_scale(x, grad, beta=np.abs(x.beta) + 1), 1.0)
+    _fd_check(trial, "<dbeta, w> against the directional finite difference", float((dbeta * w).sum()), fd,
+              dbeta * w, _objective_scale(x, grad, beta=np.abs(x.beta) + 1), 1.0)
 
 
 @proves("BN-GRAD-4", needs=BACKWARD)
-def dbeta_sums_grad(target, draw):
-    x, grad, (_, _, dbeta) = _gradient_case(target, draw)
-    check.close("dbeta against sum(grad) per unit", dbeta, grad.sum(axis=1, keepdims=True),
-                tolerance("gradient", np.float64, x.m, scales.dbeta(grad)), "gradient")
+def dbeta_sums_grad(target: Target, trial: Trial) -> None:
+    x, grad, (_, _, dbeta) = _gradient_case(target, trial.draw)
+    trial.close("dbeta against sum(grad) per unit", dbeta, grad.sum(axis=1, keepdims=True),
+                tolerance("gradient", np.float64, x.m, scales.dbeta(grad)))
 
 
-def _z_norm(target, x):
+def _z_norm(target: Target, x: draws.Layer) -> np.ndarray:
     return target.forward(x.z, np.ones((x.n, 1)), np.zeros((x.n, 1)), x.eps)
 
 
 @proves("BN-GRAD-5", needs=BACKWARD)
-def dgamma_weighs_by_z_norm(target, draw):
-    x, grad, (_, dgamma, _) = _gradient_case(target, draw)
+def dgamma_weighs_by_z_norm(target: Target, trial: Trial) -> None:
+    x, grad, (_, dgamma, _) = _gradient_case(target, trial.draw)
     required = (grad * _z_norm(target, x)).sum(axis=1, keepdims=True)
-    check.close("dgamma against sum(grad * z_norm) per unit", dgamma, required,
-                tolerance("gradient", np.float64, x.m, scales.dgamma(x.z, x.eps, grad)), "gradient")
+    trial.close("dgamma against sum(grad * z_norm) per unit", dgamma, required,
+                tolerance("gradient", np.float64, x.m, scales.dgamma(x.z, x.eps, grad)))
 
 
 @proves("BN-GRAD-6", needs=BACKWARD)
-def dz_sums_to_zero(target, draw):
-    x, grad, (dz, _, _) = _gradient_case(target, draw)
-    check.close("sum(dz) per unit", dz.sum(axis=1, keepdims=True), np.zeros((x.n, 1)),
-                tolerance("gradient", np.float64, x.m, x.m * scales.dz(x.z, x.gamma, x.eps, grad)), "gradient")
+def dz_sums_to_zero(target: Target, trial: Trial) -> None:
+    x, grad, (dz, _, _) = _gradient_case(target, trial.draw)
+    trial.close("sum(dz) per unit", dz.sum(axis=1, keepdims=True), np.zeros((x.n, 1)),
+                tolerance("gradient", np.float64, x.m, x.m * scales.dz(x.z, x.gamma, x.eps, grad)))
 
 
 @proves("BN-GRAD-7", needs=BACKWARD)
-def dz_against_z_norm(target, draw):
-    x, grad, (dz, _, _) = _gradient_case(target, draw)
+def dz_against_z_norm(target: Target, trial: Trial) -> None:
+    x, grad, (dz, _, _) = _gradient_case(target, trial.draw)
     z_norm = _z_norm(target, x)
     _, var = ref.batch_statistics(x.z)
     # sum(dz z_norm) = gamma inv_std (1 - sigma^2 / (sigma^2 + eps)) sum(grad z_norm), since
     # sum(z_norm^2) = m sigma^2 / (sigma^2 + eps): the eps left over is what remains.
     required = x.gamma * x.eps / (var + x.eps) ** 1.5 * (grad * z_norm).sum(axis=1, keepdims=True)
     scale = x.m * np.sqrt(x.m) * scales.dz(x.z, x.gamma, x.eps, grad)
-    check.close("sum(dz * z_norm) per unit", (dz * z_norm).sum(axis=1, keepdims=True), required,
-                tolerance("gradient", np.float64, x.m, scale), "gradient")
+    trial.close("sum(dz * z_norm) per unit", (dz * z_norm).sum(axis=1, keepdims=True), required,
+                tolerance("gradient", np.float64, x.m, scale))
 
 
 @proves("BN-GRAD-REF", needs=BACKWARD)
-def backward_agrees_with_reference(target, draw):
-    x, grad, (dz, dgamma, dbeta) = _gradient_case(target, draw)
+def backward_agrees_with_reference(target: Target, trial: Trial) -> None:
+    x, grad, (dz, dgamma, dbeta) = _gradient_case(target, trial.draw)
     ref_dz, ref_dgamma, ref_dbeta = ref.backward(x.z, x.gamma, x.beta, x.eps, grad)
-    check.close("dz against the reference", dz, ref_dz,
-                tolerance("gradient", np.float64, x.m, scales.dz(x.z, x.gamma, x.eps, grad)), "gradient")
-    check.close("dgamma against the reference", dgamma, ref_dgamma,
-                tolerance("gradient", np.float64, x.m, scales.dgamma(x.z, x.eps, grad)), "gradient")
-    check.close("dbeta against the reference", dbeta, ref_dbeta,
-                tolerance("gradient", np.float64, x.m, scales.dbeta(grad)), "gradient")
-
-
+    trial.close("dz against the reference", dz, ref_dz,
+                tolerance("gradient", np.float64, x.m, scales.dz(x.z, x.gamma, x.eps, grad)))
+    trial.close("dgamma against the reference", dgamma, ref_dgamma,
+                tolerance("gradient", np.float64, x.m, scales.dgamma(x.z, x.eps, grad)))
+    trial.close("dbeta against the reference", dbeta, ref_dbeta,
+                tolerance("gradient", np.float64, x.m, scales.dbeta(grad)))

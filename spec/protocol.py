@@ -1,0 +1,235 @@
+"""The implementation protocol, declared once.
+
+A batch norm is checked through four functions (:class:`BatchNorm`).  Each
+argument and result has a *role*: a batch array (``n[l] x m`` in the lecture's
+layout: ``z``, ``grad``, the output, ``dz``), a per-unit array (``n[l] x 1``:
+``gamma``, ``beta``, the running statistics, ``dgamma``, ``dbeta``) or a
+scalar (``eps``, ``momentum``).  :data:`FUNCTIONS` is the table every other
+part of bnspec reads: the target wrapper, ``--exec`` and ``--isolate``, the
+purity checks, the golden vectors, the reproducers and the docs.
+
+A target may declare ``layout`` (a :class:`Layout`), ``profile`` (a profile's
+name) and ``dtypes`` (names from :data:`DTYPES`); :func:`declaration` reads and
+checks them.  The layout is handled here alone: :meth:`Layout.to_impl` and
+:meth:`Layout.from_impl` move an array between the lecture's layout, which the
+properties always speak, and the implementation's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+from .errors import ProtocolBreach, TargetError
+
+
+class Role(str, Enum):
+    """What an argument or result is, which fixes its shape in each layout."""
+
+    BATCH = "batch"
+    PER_UNIT = "per_unit"
+    SCALAR = "scalar"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One argument or result of a protocol function."""
+
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A protocol function: its name, its arguments and its results, in order."""
+
+    name: str
+    arguments: tuple[Slot, ...]
+    results: tuple[Slot, ...]
+
+    @property
+    def argument_names(self) -> tuple[str, ...]:
+        return tuple(slot.name for slot in self.arguments)
+
+    @property
+    def result_names(self) -> tuple[str, ...]:
+        return tuple(slot.name for slot in self.results)
+
+    def text(self) -> str:
+        """``forward(z, gamma, beta, eps) -> output``, as the docs and messages show it."""
+        results = ", ".join(self.result_names)
+        return f"{self.name}({', '.join(self.argument_names)}) -> {results if len(self.results) == 1 else f'({results})'}"
+
+
+_B, _U, _S = Role.BATCH, Role.PER_UNIT, Role.SCALAR
+
+
+def _signature(name: str, arguments: str, results: str) -> Signature:
+    roles = {"z": _B, "grad": _B, "output": _B, "dz": _B, "eps": _S, "momentum": _S}
+    return Signature(name, tuple(Slot(a, roles.get(a, _U)) for a in arguments.split()),
+                     tuple(Slot(r, roles.get(r, _U)) for r in results.split()))
+
+
+#: The protocol's functions, in the order of the specification.
+FUNCTIONS: dict[str, Signature] = {
+    s.name: s
+    for s in (
+        _signature("forward", "z gamma beta eps", "output"),
+        _signature("backward", "z gamma beta eps grad", "dz dgamma dbeta"),
+        _signature("update_running", "running_mean running_var z momentum", "running_mean running_var"),
+        _signature("forward_eval", "z gamma beta running_mean running_var eps", "output"),
+    )
+}
+NAMES: tuple[str, ...] = tuple(FUNCTIONS)
+
+
+@runtime_checkable
+class BatchNorm(Protocol):
+    """The four functions of a batch norm (any subset: a missing one makes its clauses "n/a").
+
+    ``z`` is ``n[l] x m`` and the per-unit arrays ``n[l] x 1`` in the default
+    layout; see :class:`Layout` for the others.
+    """
+
+    def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray: ...
+
+    def backward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float,
+                 grad: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def update_running(self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray,
+                       momentum: float) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                     running_var: np.ndarray, eps: float) -> np.ndarray: ...
+
+
+_Size = TypeVar("_Size", int, str)
+
+
+class Layout(str, Enum):
+    """Where the units are.  ``units_first`` (the lecture's): ``z`` is ``n x m`` and per-unit
+    arrays ``n x 1``; ``batch_first`` (course notebooks, frameworks): ``z`` is ``m x n`` and
+    per-unit arrays 1-D of length n."""
+
+    UNITS_FIRST = "units_first"
+    BATCH_FIRST = "batch_first"
+
+    def shape(self, role: Role, n: _Size, m: _Size) -> tuple[_Size | int, ...]:
+        """The shape of an array of ``role`` in this layout, for n units and m examples (numbers,
+        or the letters themselves for the docs)."""
+        if role is Role.BATCH:
+            return (n, m) if self is Layout.UNITS_FIRST else (m, n)
+        return (n, 1) if self is Layout.UNITS_FIRST else (n,)
+
+    def sizes(self, z_shape: tuple[int, ...]) -> tuple[int, int]:
+        """``(n, m)``, units and examples, from the shape of ``z`` in this layout."""
+        rows, columns = z_shape
+        return (rows, columns) if self is Layout.UNITS_FIRST else (columns, rows)
+
+    def to_impl(self, value: Any, role: Role) -> Any:
+        """``value`` (lecture layout) as the implementation receives it: a fresh C-contiguous array."""
+        if not isinstance(value, np.ndarray):
+            return value
+        if self is Layout.UNITS_FIRST:
+            return value.copy()
+        return value[:, 0].copy() if role is Role.PER_UNIT else np.ascontiguousarray(value.T)
+
+    def from_impl(self, value: np.ndarray, role: Role) -> np.ndarray:
+        """A result already checked to have :meth:`shape`, back in the lecture's layout."""
+        if self is Layout.UNITS_FIRST:
+            return value
+        return value.reshape(-1, 1) if role is Role.PER_UNIT else value.T
+
+
+#: The dtype names a target may declare (bfloat16 is ml_dtypes').
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+#: The dtypes expected when a target declares none: float64, and float32 (BN-DTYPE-1 speaks of it).
+DEFAULT_DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a target says of itself: its functions, layout, profile name and dtypes."""
+
+    functions: tuple[str, ...]
+    layout: Layout = Layout.UNITS_FIRST
+    profile: str | None = None
+    dtypes: tuple[str, ...] = DEFAULT_DTYPES
+    dtypes_declared: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The declaration as the process protocol's handshake carries it."""
+        return {"functions": list(self.functions), "layout": self.layout.value, "profile": self.profile,
+                "dtypes": list(self.dtypes) if self.dtypes_declared else None}
+
+
+def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes: Any = None,
+                where: str = "target") -> Declaration:
+    """Check a target's declarations; :class:`TargetError` naming the one that is wrong."""
+    if not isinstance(functions, list | tuple) or not all(isinstance(f, str) for f in functions):
+        raise TargetError(f"{where}: functions must be a list of names, got {functions!r:.100}")
+    unknown = [f for f in functions if f not in FUNCTIONS]
+    if unknown or not functions:
+        raise TargetError(f"{where}: has none of the protocol's functions {NAMES}" if not functions else
+                         f"{where}: {unknown[0]!r} is not a protocol function {NAMES}")
+    try:
+        chosen = Layout(layout if layout is not None else Layout.UNITS_FIRST)
+    except (ValueError, TypeError):
+        raise TargetError(f"{where}: layout {layout!r:.100} is not one of "
+                         f"{tuple(v.value for v in Layout)}") from None
+    if profile is not None and not isinstance(profile, str):
+        raise TargetError(f"{where}: profile must be a profile's name (a string), got {profile!r:.100}")
+    if dtypes is not None and (isinstance(dtypes, str) or not isinstance(dtypes, list | tuple)
+                               or not all(isinstance(d, str) and d in DTYPES for d in dtypes)):
+        raise TargetError(f"{where}: dtypes must be a list of names drawn from {DTYPES}, got {dtypes!r:.100}")
+    ordered = tuple(f for f in NAMES if f in functions)
+    return Declaration(ordered, chosen, profile, DEFAULT_DTYPES if dtypes is None else tuple(dtypes),
+                       dtypes is not None)
+
+
+def declaration_of(impl: Any, where: str = "target") -> Declaration:
+    """The declaration of a loaded Python object (module, instance)."""
+    functions = [f for f in NAMES if callable(getattr(impl, f, None))]
+    if not functions:
+        raise TargetError(f"{where}: has none of the protocol's functions {NAMES}")
+    return declaration(functions, getattr(impl, "layout", None), getattr(impl, "profile", None),
+                       getattr(impl, "dtypes", None), where)
+
+
+def _is_float_dtype(dtype: np.dtype) -> bool:
+    return dtype.kind == "f" or (dtype.kind == "V" and dtype.name == "bfloat16")  # ml_dtypes' bfloat16
+
+
+def results(function: str, value: Any, layout: Layout, n: int, m: int) -> tuple[np.ndarray, ...]:
+    """The results of ``function`` checked against the protocol and moved to the lecture's layout.
+
+    ``value`` is what the implementation returned (one array, or a tuple of
+    them); each must be a ``numpy.ndarray`` of a real floating dtype
+    and the shape its role has in ``layout``.  :class:`ProtocolBreach` names
+    the function, the result and what was wrong."""
+    signature = FUNCTIONS[function]
+    slots = signature.results
+    if len(slots) == 1:
+        values: tuple[Any, ...] = (value,)
+    elif isinstance(value, tuple | list) and len(value) == len(slots):
+        values = tuple(value)
+    else:
+        raise ProtocolBreach(f"{function} must return a {'pair' if len(slots) == 2 else 'triple'} "
+                             f"({', '.join(signature.result_names)}), got {type(value).__name__}")
+    checked = []
+    for slot, result in zip(slots, values, strict=True):
+        expected = layout.shape(slot.role, n, m)
+        if not isinstance(result, np.ndarray):
+            raise ProtocolBreach(f"{function} returned {type(result).__name__} for {slot.name}; the protocol "
+                                 f"requires a numpy.ndarray of shape {expected}")
+        if not _is_float_dtype(result.dtype):
+            raise ProtocolBreach(f"{function} returned {slot.name} of dtype {result.dtype}; the protocol "
+                                 "requires a real floating dtype")
+        if result.shape != expected:
+            raise ProtocolBreach(f"{function} returned {slot.name} of shape {result.shape}; the protocol "
+                                 f"requires {expected} ({layout.value} layout)")
+        checked.append(layout.from_impl(result, slot.role))
+    return tuple(checked)

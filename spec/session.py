@@ -1,0 +1,166 @@
+"""One run session: behind ``bnspec check``, ``vectors check``, ``replay``, ``matrix`` and the pytest plugin.
+
+A :class:`Session` loads the target -- in this process, in an isolated child
+process (``--isolate``) or as a program of any language (``--exec``, a TARGET
+of the form ``exec:COMMAND``) --, holds the run's options, runs clauses through
+the one clause runner (:func:`bnspec.spec.runner.run_clause`), builds the
+command line that reproduces each clause, and ends the implementation's process
+when it is closed (use it as a context manager)::
+
+    with Session(RunOptions("examples/learner_bn.py")) as session:
+        results = session.run(session.clauses())
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from . import reproducible
+from . import target as targets
+from .clauses import Clause, select
+from .errors import Status, TargetError
+from .properties import Check
+from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, Options, passed, run_clause
+
+#: The TARGET prefix of a program that speaks the process protocol (``--exec COMMAND``).
+EXEC_PREFIX = "exec:"
+#: The default ``--memory-limit``: megabytes an isolated child may allocate beyond loading the target.
+DEFAULT_MEMORY_LIMIT_MB = 2048
+
+
+class Mode(str, Enum):
+    """Where the implementation runs."""
+
+    IN_PROCESS = "in_process"
+    ISOLATE = "isolate"
+    EXEC = "exec"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything that decides a run: the target, where it runs, the profile and the runner's options."""
+
+    target: str
+    profile: str | None = None
+    max_examples: int = DEFAULT_MAX_EXAMPLES
+    seed: int = 0
+    timeout: float | None = None
+    isolate: bool = False
+    memory_limit: int = DEFAULT_MEMORY_LIMIT_MB
+    shrink: bool = True
+
+    @property
+    def mode(self) -> Mode:
+        if self.target.startswith(EXEC_PREFIX):
+            return Mode.EXEC
+        return Mode.ISOLATE if self.isolate else Mode.IN_PROCESS
+
+    def runner_options(self) -> Options:
+        return Options(max_examples=self.max_examples, seed=self.seed, shrink=self.shrink, timeout=self.timeout)
+
+    def flags(self) -> str:
+        """The options besides target, clause and seed that reproduce the run (as command-line flags)."""
+        flags = []
+        if self.profile:
+            flags.append(f"--profile {shlex.quote(self.profile)}")
+        if self.max_examples != DEFAULT_MAX_EXAMPLES:
+            flags.append(f"--max-examples {self.max_examples}")
+        if self.timeout is not None:
+            flags.append(f"--timeout {self.timeout:g}")
+        if self.mode is Mode.ISOLATE:
+            flags.append(f"--isolate --memory-limit {self.memory_limit}")
+        return "".join(" " + flag for flag in flags)
+
+    def command(self) -> str:
+        """``bnspec check`` with the target and :meth:`flags`."""
+        if self.mode is Mode.EXEC:
+            where = f"--exec {shlex.quote(self.target.removeprefix(EXEC_PREFIX))}"
+        else:
+            where = shlex.quote(self.target)
+        return f"bnspec check {where}{self.flags()}"
+
+
+def exec_target(command: str) -> str:
+    """The TARGET string of ``--exec COMMAND``."""
+    return EXEC_PREFIX + command
+
+
+def _load(options: RunOptions) -> tuple[targets.Subject, Any]:
+    """The subject, and the proxy whose process the session must end (None in process)."""
+    if options.mode is Mode.IN_PROCESS:
+        return targets.load(options.target, options.profile), None
+    from .process.proxy import ProcessImpl
+
+    if options.mode is Mode.EXEC:
+        proxy = ProcessImpl.exec(options.target.removeprefix(EXEC_PREFIX), options.timeout)
+    else:
+        proxy = ProcessImpl.isolate(options.target, options.memory_limit, options.timeout)
+    try:
+        return targets.wrap(proxy, options.target, options.profile), proxy
+    except BaseException:
+        proxy.close()
+        raise
+
+
+class Session:
+    """A loaded target and the options of its run (see the module docstring)."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.subject, self._proxy = _load(options)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the implementation's process, if it has one."""
+        if self._proxy is not None:
+            self._proxy.close()
+            self._proxy = None
+
+    @property
+    def profile(self) -> str:
+        return self.subject.profile.name
+
+    def meta(self) -> dict[str, Any]:
+        """The run's identity, as the JSON report and case files record it."""
+        return {"target": self.options.target, "profile": self.profile, "layout": self.subject.layout.value,
+                "seed": self.options.seed, "max_examples": self.options.max_examples,
+                "command": self.options.command(), "draws_pinned": reproducible.PINNED}
+
+    def clauses(self, prefixes: list[str] | None = None) -> list[Clause]:
+        """The clauses for the target's kind whose ID equals or starts with one of ``prefixes`` (all if None)."""
+        return [c for c in select(prefixes) if c.kind == self.subject.kind]
+
+    def reproduce(self, clause: Clause) -> str:
+        return f"{self.options.command()} --clause {clause.id} --seed {self.options.seed}"
+
+    def run_clause(self, clause: Clause, *, replay: list[tuple[str, Any]] | None = None,
+                   check: Check | None = None) -> ClauseResult:
+        return run_clause(clause, self.subject, self.options.runner_options(), reproduce=self.reproduce(clause),
+                          replay=replay, check=check)
+
+    def run(self, clauses: Iterable[Clause], progress: Callable[[ClauseResult], None] | None = None,
+            fail_fast: bool = False, strict: bool = False) -> list[ClauseResult]:
+        """Run every clause in order; ``progress`` is called after each.  With ``fail_fast``, stop
+        after the first result that makes the run fail (see :func:`~bnspec.spec.runner.passed`)."""
+        results = []
+        for clause in clauses:
+            result = self.run_clause(clause)
+            results.append(result)
+            if progress:
+                progress(result)
+            if fail_fast and not passed([result], strict):
+                break
+        return results
+
+
+__all__ = ["DEFAULT_MEMORY_LIMIT_MB", "EXEC_PREFIX", "Mode", "RunOptions", "Session", "Status", "TargetError",
+           "exec_target", "passed"]
