@@ -12,11 +12,10 @@ import argparse
 import sys
 import time
 
-from . import cases, isolation, report
-from .clauses import select
-from .isolation import DEFAULT_MEMORY_LIMIT_MB
-from .runner import DEFAULT_MAX_EXAMPLES, Options, passed, run
-from .target import TargetError, load
+from . import cases, report, reproducible
+from .errors import UsageError
+from .runner import DEFAULT_MAX_EXAMPLES, passed
+from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session, exec_target
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,83 +64,78 @@ def _matrix(args: argparse.Namespace) -> int:
     from .adapters import ADAPTERS
 
     names = args.targets or ["reference", *ADAPTERS]
-    built = matrix.build(names, Options(max_examples=args.max_examples, seed=args.seed))
+    built = matrix.build(names, max_examples=args.max_examples, seed=args.seed)
     matrix.write(built, Path(args.output))
     for column in built["columns"]:
         if column["installed"]:
-            counts = report.summary_counts(column["clauses"].values())
-            print(f"{column['target']:<12} {counts}")
+            print(f"{column['target']:<12} {report.summary(cell['status'] for cell in column['clauses'].values())}")
         else:
             print(f"{column['target']:<12} not installed")
     print(f"written to {args.output}/matrix.json and matrix.md")
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
+def _options(args: argparse.Namespace) -> RunOptions:
+    """The run's options from ``bnspec check``'s arguments; UsageError for a bad one."""
     if args.max_examples < 1:
-        print("bnspec: --max-examples must be at least 1", file=sys.stderr)
-        return 2
+        raise UsageError("--max-examples must be at least 1")
     if args.timeout is not None and not args.timeout > 0:
-        print("bnspec: --timeout must be a positive number of seconds", file=sys.stderr)
-        return 2
+        raise UsageError("--timeout must be a positive number of seconds")
     if (args.target is None) == (args.exec_command is None):
-        print("bnspec: give either TARGET or --exec COMMAND", file=sys.stderr)
-        return 2
-    if args.exec_command is not None:
-        from .process import exec_spec
+        raise UsageError("give either TARGET or --exec COMMAND")
+    target = args.target if args.exec_command is None else exec_target(args.exec_command)
+    return RunOptions(target, profile=args.profile, max_examples=args.max_examples, seed=args.seed,
+                      timeout=args.timeout, isolate=args.isolate, memory_limit=args.memory_limit)
 
-        args.target = exec_spec(args.exec_command)
-    try:
-        target = (isolation.load(args.target, args.profile, args.memory_limit) if args.isolate
-                  else load(args.target, args.profile))
-        if args.timeout is not None and hasattr(target.impl, "call_timeout"):
-            target.impl.call_timeout = args.timeout  # no call may outlast its clause
-    except TargetError as error:
-        print(f"bnspec: {error}", file=sys.stderr)
-        return 2
-    clauses = select(args.clause)
-    if not clauses:
-        print(f"bnspec: no clause matches {args.clause}", file=sys.stderr)
-        return 2
-    out = sys.stdout
-    if not args.quiet:
-        print(f"bnspec check {args.target}  (profile {target.profile.name}, layout {target.layout}, "
-              f"seed {args.seed}, {args.max_examples} examples per clause)", file=out)
-        print(report.HEADER, file=out)
 
-    def progress(result):
+def _check(args: argparse.Namespace) -> int:
+    options = _options(args)
+    with Session(options) as session:
+        clauses = session.clauses(args.clause)
+        if not clauses:
+            raise UsageError(f"no clause matches {args.clause}")
+        out = sys.stdout
         if not args.quiet:
-            print(report.row(result), file=out, flush=True)
+            print(f"{options.command()}  (profile {session.profile}, layout {session.subject.layout.value}, "
+                  f"seed {args.seed}, {args.max_examples} examples per clause)", file=out)
+            if reproducible.NOT_PINNED:
+                print(f"note: the draws are not pinned ({reproducible.NOT_PINNED}): --seed may not reproduce "
+                      f"this run exactly; --save-failures does", file=out)
+            print(report.HEADER, file=out)
 
-    start = time.perf_counter()
-    options = Options(max_examples=args.max_examples, seed=args.seed, timeout=args.timeout)
-    results = run(clauses, target, options, progress, fail_fast=args.fail_fast, strict=args.strict)
-    flags = report.run_flags(args.profile, args.max_examples, args.timeout, args.memory_limit if args.isolate else None)
-    for result in results:
-        result.run_flags = flags
-    if args.target.startswith("exec:") and callable(getattr(target.impl, "close", None)):
-        target.impl.close()  # the implementation's process exits when its stdin closes
+        def progress(result):
+            if not args.quiet:
+                print(report.row(result), file=out, flush=True)
+
+        start = time.perf_counter()
+        results = session.run(clauses, progress, fail_fast=args.fail_fast, strict=args.strict)
     report.print_failures(results, out)
     ok = passed(results, args.strict)
-    print(f"\n{report.summary(results)} in {time.perf_counter() - start:.1f}s: "
+    print(f"\n{report.summary(r.status for r in results)} in {time.perf_counter() - start:.1f}s: "
           f"{'conforms' if ok else 'does not conform'}", file=out)
     if len(results) < len(clauses):
         print(f"stopped early (--fail-fast): {len(clauses) - len(results)} clauses not run", file=out)
     if args.junit:
-        report.write_junit(args.junit, results, f"bnspec check {args.target}")
+        report.write_junit(args.junit, results, options.command())
     if args.json:
-        report.write_json(args.json, results, {"target": args.target, "profile": target.profile.name,
-                                               "seed": args.seed, "max_examples": args.max_examples})
+        report.write_json(args.json, results, session.meta())
     if args.save_failures:
-        meta = {"target": args.target, "profile": target.profile.name, "seed": args.seed,
-                "max_examples": args.max_examples}
-        for path in cases.save_all(args.save_failures, results, meta):
-            print(f"saved {path}: bnspec replay {path}", file=out)
+        for path in cases.save_all(args.save_failures, results, session.meta()):
+            print(f"saved {path}: bnspec replay {path} {options.target}", file=out)
     return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; exit status 0 conforms, 1 a clause failed or errored, 2 a usage error."""
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except UsageError as error:
+        print(f"bnspec: {error}", file=sys.stderr)
+        return 2
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "check":
         return _check(args)
     if args.command == "matrix":

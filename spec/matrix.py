@@ -17,8 +17,8 @@ from pathlib import Path
 from . import report
 from .adapters import ADAPTERS
 from .clauses import all_clauses
-from .runner import Options, run
-from .target import TargetError, load
+from .errors import Status, TargetError
+from .session import RunOptions, Session
 
 #: adapter name -> the distributions whose versions the matrix records.
 DISTRIBUTIONS = {
@@ -52,22 +52,24 @@ def findings(name: str) -> dict[str, str]:
     return dict(getattr(getattr(module, class_name), "FINDINGS", getattr(module, "FINDINGS", {})))
 
 
-def column(name: str, options: Options) -> dict:
+def column(name: str, max_examples: int, seed: int) -> dict:
     """Run every clause against ``name`` under its own profile."""
     try:
-        target = load(name)
+        session = Session(RunOptions(name, max_examples=max_examples, seed=seed))
     except TargetError as error:
         return {"target": name, "installed": False, "reason": str(error), "versions": _versions(name)}
     explained = findings(name)
     cells = {}
-    for result in run(all_clauses(), target, options):
-        cell = {"status": result.status, "seconds": round(result.seconds, 3),
+    with session:
+        results = session.run(session.clauses())
+    for result in results:
+        cell = {"status": result.status.value, "seconds": round(result.seconds, 3),
                 "worst_error_over_tolerance": result.worst, "worst_error_eps_cond": result.worst_units}
-        if result.status in ("FAIL", "error"):
+        if result.status in (Status.FAIL, Status.ERROR):
             cell["message"] = result.message
             cell["finding"] = explained.get(result.clause.id, "unexplained")
         cells[result.clause.id] = cell
-    return {"target": name, "installed": True, "profile": target.profile.name, "versions": _versions(name),
+    return {"target": name, "installed": True, "profile": session.profile, "versions": _versions(name),
             "clauses": cells}
 
 
@@ -102,13 +104,13 @@ def markdown(matrix: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build(names: list[str], options: Options) -> dict:
+def build(names: list[str], max_examples: int, seed: int = 0) -> dict:
     return {
         "machine": {"python": platform.python_version(), "system": platform.system(),
                     "machine": platform.machine()},
-        "options": {"max_examples": options.max_examples, "seed": options.seed},
+        "options": {"max_examples": max_examples, "seed": seed},
         "clauses": [c.id for c in all_clauses()],
-        "columns": [column(name, options) for name in names],
+        "columns": [column(name, max_examples, seed) for name in names],
     }
 
 

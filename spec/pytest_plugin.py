@@ -2,23 +2,29 @@
 
     pytest --bnspec-target=my_package.bn:MyBatchNorm [--bnspec-profile=torch]
 
-(or ``BNSPEC_TARGET=...``).  Each clause becomes one test whose id is the
-clause's ID; a failing clause fails its test with the same report as
-``bnspec check``; a clause that does not apply is skipped with the reason.
-Without a target the plugin adds nothing.
+(or ``BNSPEC_TARGET=...``).  Each clause becomes one test item whose ID
+carries the clause's ID (``bnspec[TARGET]::BN-NORM-1``), so ``-k``, ``-x``,
+``--lf`` and ``--collect-only`` work as for any test; a failing clause fails
+its item with the same report as ``bnspec check``; a clause that does not
+apply is skipped with the reason.
+
+The plugin is loaded whenever pytest starts in an environment where bnspec is
+installed, so importing it costs nothing: the runner, hypothesis and the
+target are loaded only when a target is given.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import report
-from .clauses import all_clauses
-from .runner import DEFAULT_MAX_EXAMPLES, Options, run_clause
-from .target import Target, TargetError, load
+if TYPE_CHECKING:
+    from .clauses import Clause
+    from .session import Session
+
+_SESSION = pytest.StashKey["Session"]()
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -26,21 +32,29 @@ def pytest_addoption(parser: Any) -> None:
     group.addoption("--bnspec-target", default=os.environ.get("BNSPEC_TARGET"),
                     help="implementation to check: 'reference', 'module:attribute' or 'file.py:attribute'")
     group.addoption("--bnspec-profile", default=os.environ.get("BNSPEC_PROFILE"), help="conventions to expect")
-    group.addoption("--bnspec-max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, help="examples per clause")
+    group.addoption("--bnspec-max-examples", type=int, default=None, help="examples per clause (default 40)")
     group.addoption("--bnspec-seed", type=int, default=0, help="hypothesis seed")
 
 
+class ClauseFailed(Exception):
+    """A clause did not hold; the message is bnspec's failure report."""
+
+
 class ClauseItem(pytest.Item):
-    def __init__(self, *, clause: Any, target: Target, options: Options, flags: str, **kwargs: Any) -> None:
+    """One clause run against the session's target."""
+
+    def __init__(self, *, clause: Clause, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.clause, self.target, self.options, self.flags = clause, target, options, flags
+        self.clause = clause
 
     def runtest(self) -> None:
-        result = run_clause(self.clause, self.target, self.options)
-        result.run_flags = self.flags
-        if result.status == "n/a":
+        from . import report
+        from .errors import Status
+
+        result = self.config.stash[_SESSION].run_clause(self.clause)
+        if result.status is Status.NOT_APPLICABLE:
             pytest.skip(f"{self.clause.id} not applicable: {result.message}")
-        if result.status != "pass":
+        if result.status is not Status.PASS:
             raise ClauseFailed(report.details(result))
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> Any:
@@ -52,30 +66,40 @@ class ClauseItem(pytest.Item):
         return "bnspec", 0, f"bnspec::{self.clause.id}"
 
 
-class ClauseFailed(Exception):
-    """A clause did not hold; the message is bnspec's failure report."""
-
-
 class ClauseCollector(pytest.Collector):
-    def __init__(self, *, target: Target, options: Options, flags: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.target, self.options, self.flags = target, options, flags
+    """The clauses for the session's target, one item each."""
 
     def collect(self) -> list[pytest.Item]:
-        return [ClauseItem.from_parent(self, name=c.id, clause=c, target=self.target, options=self.options,
-                                       flags=self.flags) for c in all_clauses()]
+        session = self.config.stash[_SESSION]
+        return [ClauseItem.from_parent(self, name=c.id, clause=c) for c in session.clauses()]
 
 
-def pytest_collection_modifyitems(session: Any, config: Any, items: list) -> None:
+def _session(config: Any, spec: str) -> Session:
+    from .errors import UsageError
+    from .runner import DEFAULT_MAX_EXAMPLES
+    from .session import RunOptions, Session
+
+    max_examples = config.getoption("--bnspec-max-examples") or DEFAULT_MAX_EXAMPLES
+    options = RunOptions(spec, profile=config.getoption("--bnspec-profile"), max_examples=max_examples,
+                         seed=config.getoption("--bnspec-seed"))
+    try:
+        return Session(options)
+    except UsageError as error:
+        raise pytest.UsageError(f"--bnspec-target: {error}") from None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
+    """Add the clauses before ``-k``, ``--lf`` and the other plugins select among the items."""
     spec = config.getoption("--bnspec-target")
     if not spec:
         return
-    try:
-        target = load(spec, config.getoption("--bnspec-profile"))
-    except TargetError as error:
-        raise pytest.UsageError(f"--bnspec-target: {error}") from None
-    options = Options(max_examples=config.getoption("--bnspec-max-examples"), seed=config.getoption("--bnspec-seed"))
-    flags = report.run_flags(config.getoption("--bnspec-profile"), options.max_examples)
-    collector = ClauseCollector.from_parent(session, name=f"bnspec[{spec}]", target=target, options=options,
-                                            flags=flags)
-    items.extend(collector.collect())
+    config.stash[_SESSION] = _session(config, spec)
+    collector = ClauseCollector.from_parent(session, name=f"bnspec[{spec}]")
+    items[:0] = collector.collect()
+
+
+def pytest_unconfigure(config: Any) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None:
+        session.close()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import tempfile
 import textwrap
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult
+from .errors import Status
+from .runner import ClauseResult
 
 #: ``eps*cond``: the worst error the clause observed, in units of the machine epsilon of the
 #: checked dtype times the input's condition and the quantity's scale (see spec/tolerances.py);
@@ -30,23 +31,6 @@ def row(result: ClauseResult) -> str:
             f"{c.statement}")
 
 
-def run_flags(profile: str | None = None, max_examples: int = DEFAULT_MAX_EXAMPLES, timeout: float | None = None,
-              memory_limit: float | None = None) -> str:
-    """The options of a run, besides target, clause and seed, that a failure's "reproduce the
-    run" line must repeat to draw the same examples against the same target (``memory_limit``:
-    the run was isolated)."""
-    flags = []
-    if profile:
-        flags.append(f"--profile {shlex.quote(profile)}")
-    if max_examples != DEFAULT_MAX_EXAMPLES:
-        flags.append(f"--max-examples {max_examples}")
-    if timeout is not None:
-        flags.append(f"--timeout {timeout:g}")
-    if memory_limit is not None:
-        flags.append(f"--isolate --memory-limit {memory_limit:g}")
-    return "".join(" " + flag for flag in flags)
-
-
 def details(result: ClauseResult) -> str:
     """What a failure observed, what its clause requires, and how to reproduce it."""
     c = result.clause
@@ -59,28 +43,27 @@ def details(result: ClauseResult) -> str:
         parts.append("minimal counterexample (hypothesis):\n" + textwrap.indent(result.counterexample, "  "))
     if result.output:
         parts.append("the implementation printed (captured):\n" + textwrap.indent(result.output.rstrip(), "  | "))
-    parts.append(f"reproduce the run: bnspec check {shlex.quote(result.target)}{result.run_flags} --clause {c.id} "
-                 f"--seed {result.seed}")
+    if result.reproduce:
+        parts.append(f"reproduce the run: {result.reproduce}")
     if result.reproducer:
         parts.append("reproduce with numpy:\n" + textwrap.indent(result.reproducer, "    "))
     return "\n".join(parts)
 
 
-def summary(results: list[ClauseResult]) -> str:
-    counts = Counter(r.status for r in results)
-    return ", ".join(f"{counts.get(s, 0)} {label}" for s, label in
-                     (("pass", "passed"), ("FAIL", "failed"), ("n/a", "not applicable"), ("error", "errors")))
+#: How the summary line names each status.
+_COUNTED = {Status.PASS: "passed", Status.FAIL: "failed", Status.NOT_APPLICABLE: "not applicable",
+            Status.ERROR: "errors"}
 
 
-def summary_counts(cells) -> str:
-    """'N pass, N FAIL, ...' for matrix cells (dicts with a 'status')."""
-    counts = Counter(cell["status"] for cell in cells)
-    return ", ".join(f"{counts.get(s, 0)} {s}" for s in ("pass", "FAIL", "n/a", "error"))
+def summary(statuses: Iterable[Status | str]) -> str:
+    """'N passed, N failed, N not applicable, N errors' for results' (or matrix cells') statuses."""
+    counts = Counter(Status(s) for s in statuses)
+    return ", ".join(f"{counts.get(s, 0)} {label}" for s, label in _COUNTED.items())
 
 
 def print_failures(results: list[ClauseResult], out: TextIO) -> None:
     for result in results:
-        if result.status in ("FAIL", "error"):
+        if result.status in (Status.FAIL, Status.ERROR):
             print("\n" + details(result), file=out)
 
 
@@ -97,7 +80,7 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def write_json(path: str | Path, results: list[ClauseResult], meta: dict) -> None:
+def write_json(path: str | Path, results: list[ClauseResult], meta: dict[str, Any]) -> None:
     """Write ``{"meta": ..., "results": [...]}`` atomically; each result has id, level, status, message."""
     _atomic_write(Path(path), json.dumps({"meta": meta, "results": [r.as_dict() for r in results]}, indent=2))
 
@@ -107,14 +90,14 @@ def write_junit(path: str | Path, results: list[ClauseResult], suite: str) -> No
     from xml.etree import ElementTree as ET
 
     counts = Counter(r.status for r in results)
-    root = ET.Element("testsuite", name=suite, tests=str(len(results)), failures=str(counts.get("FAIL", 0)),
-                      errors=str(counts.get("error", 0)), skipped=str(counts.get("n/a", 0)))
+    root = ET.Element("testsuite", name=suite, tests=str(len(results)), failures=str(counts.get(Status.FAIL, 0)),
+                      errors=str(counts.get(Status.ERROR, 0)), skipped=str(counts.get(Status.NOT_APPLICABLE, 0)))
     for r in results:
         case = ET.SubElement(root, "testcase", classname=f"bnspec.{r.clause.group}", name=r.clause.id,
                              time=f"{r.seconds:.4f}")
-        if r.status in ("FAIL", "error"):
-            tag = "failure" if r.status == "FAIL" else "error"
+        if r.status in (Status.FAIL, Status.ERROR):
+            tag = "failure" if r.status is Status.FAIL else "error"
             ET.SubElement(case, tag, message=r.message[:500]).text = details(r)
-        elif r.status == "n/a":
+        elif r.status is Status.NOT_APPLICABLE:
             ET.SubElement(case, "skipped", message=r.message)
     _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True))

@@ -1,13 +1,14 @@
-"""Running clauses from the tests: one place that builds targets and options."""
+"""Running clauses from the tests: one place that builds subjects and options."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import settings
 
-from bnspec.spec import profiles
 from bnspec.spec.clauses import REGISTRY
 from bnspec.spec.runner import ClauseResult, Options, run_clause
-from bnspec.spec.target import Target
+from bnspec.spec.target import Subject, wrap
 
 
 def options(shrink: bool = True, seed: int = 0) -> Options:
@@ -15,10 +16,10 @@ def options(shrink: bool = True, seed: int = 0) -> Options:
     return Options(max_examples=settings.default.max_examples, seed=seed, shrink=shrink)
 
 
-def target_of(impl, name: str = "impl") -> Target:
-    return Target(impl=impl, spec=name, profile=profiles.get(getattr(impl, "profile", "lecture")),
-                  layout=getattr(impl, "layout", "units_first"))
+def subject_of(impl: Any, name: str = "impl", profile: str | None = None) -> Subject:
+    """An implementation object as the runner sees it (its declarations read as `bnspec check` reads them)."""
+    return wrap(impl, name, profile)
 
 
-def run(clause_id: str, impl, shrink: bool = True) -> ClauseResult:
-    return run_clause(REGISTRY[clause_id], target_of(impl, type(impl).__name__), options(shrink))
+def run(clause_id: str, impl: Any, shrink: bool = True, profile: str | None = None) -> ClauseResult:
+    return run_clause(REGISTRY[clause_id], subject_of(impl, type(impl).__name__, profile), options(shrink))

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from spec_runs import options
+from spec_runs import run
 from zoo.running_faults import MomentumSwappedBN, UnbiasedRunningVarBN
 
 from bnspec.reference import batchnorm
-from bnspec.spec import profiles
-from bnspec.spec.clauses import REGISTRY
-from bnspec.spec.runner import run_clause
-from bnspec.spec.target import Target
 
 
 class TorchConventionBN(MomentumSwappedBN, UnbiasedRunningVarBN):
@@ -18,7 +14,7 @@ class TorchConventionBN(MomentumSwappedBN, UnbiasedRunningVarBN):
 
 
 def _run(clause_id, impl, profile):
-    return run_clause(REGISTRY[clause_id], Target(impl, "impl", profiles.get(profile)), options())
+    return run(clause_id, impl, profile=profile)
 
 
 @pytest.mark.parametrize("clause_id", ["BN-RUN-1", "BN-RUN-2"])

@@ -15,6 +15,7 @@ import re
 
 from bnspec.spec.clauses import Clause, all_clauses
 from bnspec.spec.clauses.zh_tw import STATEMENTS
+from bnspec.spec.protocol import FUNCTIONS, Layout, Role
 
 from . import links
 
@@ -23,8 +24,8 @@ _TEXT = {
         "title": "Specification",
         "subjects": {"layer": "The layer", "network": "The network", "reference": "The reference"},
         "about": {
-            "layer": "The four protocol functions of the implementation under test: `forward`, `backward`, "
-                     "`update_running` and `forward_eval`.",
+            "layer": "The protocol functions of the implementation under test (any subset: a missing one makes "
+                     "its clauses \"not applicable\"). Shapes in each layout, for n units and m examples:",
             "network": "The reference network with the implementation's BN plugged in between Z and A (L1).",
             "reference": "The reference's own network machinery (optimizers, the training loop): checked when the "
                          "target is the reference, \"not applicable\" to other implementations.",
@@ -45,7 +46,8 @@ _TEXT = {
         "title": "規格",
         "subjects": {"layer": "批次標準化層", "network": "網路", "reference": "參考實作"},
         "about": {
-            "layer": "受測實作的四個協定函式：`forward`、`backward`、`update_running` 與 `forward_eval`。",
+            "layer": "受測實作的協定函式（可只實作其中一部分：缺少的函式使其條款「不適用」）。"
+                     "n 個單元、m 個樣本時，各佈局下的形狀：",
             "network": "參考網路，在 Z 與 A 之間插入受測實作的批次標準化（L1）。",
             "reference": "參考實作本身的網路機制（最佳化器、訓練迴圈）：只在目標為參考實作時檢查，"
                          "對其他實作「不適用」。",
@@ -114,10 +116,31 @@ def clause_block(clause: Clause, page: str, language: str) -> str:
     ])
 
 
+def protocol_table() -> str:
+    """The protocol's functions and the shape of each argument role in each layout, read from
+    :data:`bnspec.spec.protocol.FUNCTIONS` (its one declaration)."""
+    layouts = list(Layout)
+    rows = ["| function | " + " | ".join(f"`{layout.value}`" for layout in layouts) + " |",
+            "|---|" + "---|" * len(layouts)]
+    for signature in FUNCTIONS.values():
+        cells = []
+        for layout in layouts:
+            def shape(role: Role, layout: Layout = layout) -> str:
+                return "scalar" if role is Role.SCALAR else str(layout.shape(role, "n", "m")).replace("'", "")
+
+            args = ", ".join(f"{slot.name} {shape(slot.role)}" for slot in signature.arguments)
+            results = ", ".join(f"{slot.name} {shape(slot.role)}" for slot in signature.results)
+            cells.append(f"({args}) → ({results})")
+        rows.append(f"| `{signature.text()}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def subject_page(subject: str, language: str) -> str:
     t = _TEXT[language]
     page = f"spec/{subject}.md"
     parts = [f"# {t['subjects'].get(subject, subject)}", "", t["about"].get(subject, ""), ""]
+    if subject == "layer":
+        parts += [protocol_table(), ""]
     group = None
     for clause in all_clauses():
         if clause.subject != subject:
