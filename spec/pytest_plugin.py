@@ -95,7 +95,8 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -
     if not spec:
         return
     config.stash[_SESSION] = _session(config, spec)
-    collector = ClauseCollector.from_parent(session, name=f"bnspec[{spec}]")
+    name = f"bnspec[{spec}]"
+    collector = ClauseCollector.from_parent(session, name=name, nodeid=name)
     items[:0] = collector.collect()
 
 

@@ -40,3 +40,30 @@ def test_plugin_is_silent_without_a_target(tmp_path):
 def test_plugin_reports_a_bad_target_as_a_usage_error(tmp_path):
     done = _pytest(tmp_path, "--bnspec-target=no_such_module_xyz:x")
     assert done.returncode == 4 and "--bnspec-target" in done.stderr
+
+
+def test_collect_only_lists_one_item_per_clause_with_its_id(tmp_path):
+    from bnspec.spec.session import RunOptions, Session
+
+    with Session(RunOptions("reference")) as session:
+        ids = [c.id for c in session.clauses()]
+    done = _pytest(tmp_path, "--bnspec-target=reference", "--collect-only")
+    listed = [line for line in done.stdout.splitlines() if line.startswith("bnspec[reference]::")]
+    assert listed == [f"bnspec[reference]::{clause_id}" for clause_id in ids], done.stdout + done.stderr
+
+
+def test_last_failed_reruns_only_the_failing_clause(tmp_path):
+    args = ["-p", "cacheprovider", "--bnspec-max-examples=5", "-k", "AFFINE-1 or NORM-1"]
+    env = {"BNSPEC_TARGET": "zoo.forward_faults:MissingGammaBN"}
+    first = _pytest(tmp_path, *args, env=env)
+    assert first.returncode == 1 and "1 failed, 1 passed" in first.stdout, first.stdout
+    again = _pytest(tmp_path, *args, "--lf", env=env)
+    assert "1 failed" in again.stdout and "passed" not in again.stdout.splitlines()[-1], again.stdout
+
+
+def test_importing_the_plugin_loads_nothing_heavy():
+    probe = ("import sys, bnspec.spec.pytest_plugin; "
+             "print(sorted(m for m in ('hypothesis', 'bnspec.spec.runner', 'bnspec.spec.session', 'numpy') "
+             "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
