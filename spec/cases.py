@@ -19,10 +19,13 @@ draws, replay says so instead of guessing.
 The file is plain JSON (never pickle): ``format``, ``clause``, ``target``,
 ``profile``, ``seed``, ``max_examples``, ``status``, ``message``, ``draws``
 (the sequence) and ``calls`` (the calls made to the implementation, for
-reading; the numpy reproducer is in ``reproducer``).  Values are exact: a float
-is its ``float.hex()`` string, an array ``{"dtype", "shape", "data"}`` with its
-elements in C order (floats as hex strings, integers and booleans as JSON).
-Files are written atomically (a temporary file, then a rename).
+reading; the numpy reproducer is in ``reproducer``).  Values are exact, in the
+typed encoding of :func:`bnspec.spec.process.codec.encode_value`: a float is
+``{"float": "0x1.8p+1"}``, a tuple ``{"tuple": [...]}``, an array ``{"dtype",
+"shape", "data"}`` with its elements in C order (floats as hex strings,
+integers and booleans as JSON); files written by earlier versions (lists as
+``{"list": [...]}``, dtypes as ``"<f8"``) are read too.  Files are written
+atomically (a temporary file, then a rename).
 """
 
 from __future__ import annotations
@@ -34,8 +37,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from .process.codec import CodecError, decode_value, encode_value
 from .runner import ClauseResult
 
 FORMAT = "bnspec-case/1"
@@ -45,64 +47,23 @@ class CaseError(ValueError):
     """A file that is not a readable case file."""
 
 
-# -- exact JSON values ---------------------------------------------------------------
-
-
-def encode(value: Any) -> Any:
-    """``value`` (None, bool, int, float, str, list, tuple, numpy array or scalar) as exact JSON."""
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, int | np.integer) and not isinstance(value, np.bool_):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return {"float": float(value).hex()}
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, list | tuple):
-        return {"tuple" if isinstance(value, tuple) else "list": [encode(v) for v in value]}
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-        flat = value.ravel(order="C").tolist()
-        data = [float(x).hex() for x in flat] if value.dtype.kind == "f" else flat
-        return {"dtype": value.dtype.str, "shape": list(value.shape), "data": data}
-    raise CaseError(f"a draw of type {type(value).__name__} cannot be saved exactly")
-
-
-def decode(node: Any) -> Any:
-    """The value :func:`encode` wrote."""
-    if node is None or isinstance(node, bool | int | str):
-        return node
-    if isinstance(node, dict) and "float" in node:
-        return float.fromhex(node["float"])
-    if isinstance(node, dict) and "list" in node:
-        return [decode(v) for v in node["list"]]
-    if isinstance(node, dict) and "tuple" in node:
-        return tuple(decode(v) for v in node["tuple"])
-    if isinstance(node, dict) and {"dtype", "shape", "data"} <= set(node):
-        dtype = np.dtype(node["dtype"])
-        if dtype.kind not in "biuf":
-            raise CaseError(f"an array of dtype {dtype} is not a saved draw")
-        data = [float.fromhex(x) for x in node["data"]] if dtype.kind == "f" else node["data"]
-        return np.array(data, dtype=dtype).reshape(node["shape"])
-    raise CaseError(f"an unknown value {node!r:.100}")
-
-
 # -- writing and reading --------------------------------------------------------------
 
 
 def case_of(result: ClauseResult, meta: dict) -> dict:
     """The case file's content for one failing result (``meta``: target, profile, seed, max_examples)."""
     try:
-        calls = [{"function": c.function, "args": [[name, encode(value)] for name, value in c.args]}
+        calls = [{"function": c.function, "args": [[name, encode_value(value)] for name, value in c.args]}
                  for c in result.calls]
-    except CaseError:  # a call with an argument JSON cannot hold exactly: the reproducer still shows it
+    except CodecError:  # a call with an argument JSON cannot hold exactly: the reproducer still shows it
         calls = []
     return {
         "format": FORMAT,
         "clause": result.clause.id,
         **meta,
-        "status": result.status,
+        "status": result.status.value,
         "message": result.message,
-        "draws": [[label, encode(value)] for label, value in result.draws],
+        "draws": [[label, encode_value(value)] for label, value in result.draws],
         "calls": calls,
         "reproducer": result.reproducer,
     }
@@ -118,11 +79,11 @@ def save_all(directory: str | Path, results: list[ClauseResult], meta: dict) -> 
 
     written = []
     for result in results:
-        if result.status not in ("FAIL", "error") or not result.draws:
+        if result.status.value not in ("FAIL", "error") or not result.draws:
             continue
         try:
             content = case_of(result, meta)
-        except CaseError as error:  # a draw that JSON cannot hold exactly: say so, save the rest
+        except CodecError as error:  # a draw that JSON cannot hold exactly: say so, save the rest
             print(f"bnspec: {result.clause.id}: not saved: {error}", file=sys.stderr)
             continue
         path = Path(directory) / _file_name(result, meta.get("seed", 0))
@@ -140,7 +101,7 @@ def read(path: str | Path) -> dict:
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise CaseError(f"{path}: not a case file (format {FORMAT!r})")
     try:
-        content["draws"] = [(str(label), decode(value)) for label, value in content["draws"]]
+        content["draws"] = [(str(label), decode_value(value, str(label))) for label, value in content["draws"]]
     except (KeyError, TypeError, ValueError) as error:
         raise CaseError(f"{path}: bad draws: {error}") from None
     return content
@@ -160,45 +121,35 @@ def add_parser(commands: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """``bnspec replay``: 1 if the case still fails, 0 if it passes, 2 for a usage error."""
+    """``bnspec replay``: 1 if the case still fails, 0 if it passes; a UsageError (exit 2) for a
+    file that is not a case, a case that no longer fits its property or does not apply."""
     from . import report
     from .clauses import REGISTRY
-    from .runner import Options, run_clause
+    from .errors import Status, UsageError
+    from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session
     from .strategies import ReplayMismatch
-    from .target import TargetError, load
 
     try:
         case = read(args.case)
     except CaseError as error:
-        print(f"bnspec: {error}", file=sys.stderr)
-        return 2
+        raise UsageError(str(error)) from None
     clause = REGISTRY.get(case.get("clause", ""))
     if clause is None:
-        print(f"bnspec: {args.case}: no clause {case.get('clause')!r} in this specification", file=sys.stderr)
-        return 2
+        raise UsageError(f"{args.case}: no clause {case.get('clause')!r} in this specification")
     spec = args.target or case["target"]
-    try:
-        if args.isolate:
-            from . import isolation
-
-            limit = isolation.DEFAULT_MEMORY_LIMIT_MB if args.memory_limit is None else args.memory_limit
-            target = isolation.load(spec, args.profile or case.get("profile"), limit)
-        else:
-            target = load(spec, args.profile or case.get("profile"))
-    except TargetError as error:
-        print(f"bnspec: {error}", file=sys.stderr)
-        return 2
-    options = Options(seed=int(case.get("seed", 0)), timeout=args.timeout)
-    result = run_clause(clause, target, options, replay=case["draws"])
-    if result.status == "error" and result.message.startswith(ReplayMismatch.__name__):
-        print(f"bnspec: {args.case} no longer fits the property of {clause.id}: {result.message}", file=sys.stderr)
-        return 2
-    if result.status == "n/a":
-        print(f"bnspec: {args.case} does not apply to {spec}: {result.message}", file=sys.stderr)
-        return 2
+    options = RunOptions(spec, profile=args.profile or case.get("profile"), seed=int(case.get("seed", 0)),
+                         timeout=args.timeout, isolate=args.isolate,
+                         memory_limit=DEFAULT_MEMORY_LIMIT_MB if args.memory_limit is None else args.memory_limit)
+    with Session(options) as session:
+        try:
+            result = session.run_clause(clause, replay=case["draws"])
+        except ReplayMismatch as mismatch:
+            raise UsageError(f"{args.case} no longer fits the property of {clause.id}: {mismatch}") from None
+    if result.status is Status.NOT_APPLICABLE:
+        raise UsageError(f"{args.case} does not apply to {spec}: {result.message}")
     print(report.HEADER)
     print(report.row(result))
-    if result.status in ("FAIL", "error"):
+    if result.status in (Status.FAIL, Status.ERROR):
         print("\n" + report.details(result))
         print(f"\nthe case still fails (it was: {case.get('message', '')[:200]})")
         return 1

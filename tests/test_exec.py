@@ -1,9 +1,10 @@
 """`bnspec check --exec`: the process protocol, the JavaScript example (it conforms,
-its broken variants do not), and a misbehaving process (it hangs, dies, breaks the
-protocol) failing a clause without ending the run."""
+its broken variants do not), a misbehaving process (it hangs, dies, breaks the
+protocol) failing a clause without ending the run, and the exact codec."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import time
@@ -11,20 +12,33 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from requirements import require_module, require_program
 
 from bnspec.spec.cli import main
+from bnspec.spec.errors import ImplementationCrashed, ImplementationRaised, ProtocolBreach, TargetError
 from bnspec.spec.process import codec, protocol
-from bnspec.spec.process.proxy import ChildFailure, ProcessImpl
-from bnspec.spec.target import TargetError, load
+from bnspec.spec.process.proxy import ProcessImpl
+from bnspec.spec.protocol import FUNCTIONS
+from bnspec.spec.session import RunOptions, Session, exec_target
+from bnspec.spec.target import Target
 
 ROOT = Path(__file__).resolve().parents[1]
 JS = f"node {shlex.quote(str(ROOT / 'examples' / 'js' / 'batchnorm.js'))}"
+#: The JavaScript example's tests: skipped without node (failed under BNSPEC_REQUIRE_ALL=1).
+NODE = require_program("node", "install Node.js, e.g. apt-get install -y nodejs")
 
 # A stdlib-only implementation of the protocol that misbehaves on purpose: it declares
 # forward (which misbehaves as MODE says) and forward_eval (which returns z unchanged).
 CHILD = r'''
 import json, sys, time
 mode, layout = sys.argv[1], sys.argv[2]
+ERRORS = {
+    "refuse": {"type": "ValueError", "message": "z: refused"},
+    "own-error": {"type": "Panic", "message": "index out of range"},
+    "breach": {"type": "ProtocolBreach", "message": "forward returned a string for output"},
+    "exit": {"type": "SystemExit", "message": "4", "code": 4},
+    "interrupt": {"type": "KeyboardInterrupt", "message": ""},
+}
 while True:
     line = sys.stdin.readline()
     if not line:
@@ -46,10 +60,14 @@ while True:
         continue
     elif mode == "wrong-id":
         reply["id"] += 100
-    elif mode == "refuse":
-        reply = {"id": request["id"], "ok": False, "error": {"type": "ValueError", "message": "z: refused"}}
-    elif mode == "own-error":
-        reply = {"id": request["id"], "ok": False, "error": {"type": "Panic", "message": "index out of range"}}
+    elif mode in ERRORS:
+        reply = {"id": request["id"], "ok": False, "error": ERRORS[mode]}
+    elif mode == "mutates":  # forward_eval's z, reported as forward's mutated z (and z as the output)
+        reply["result"] = [request["args"]["z"]]
+        reply["mutated"] = {"z": dict(request["args"]["z"], data=["0x1p+0"] * len(request["args"]["z"]["data"]))}
+    elif mode == "bad-mutated":
+        reply["result"] = [request["args"]["z"]]
+        reply["mutated"] = {"output": request["args"]["z"]}
     print(json.dumps(reply), flush=True)
     if mode == "one-shot" and request["call"] != "handshake":
         break
@@ -75,12 +93,14 @@ def _layer(n: int = 2, m: int = 3):
 # -- the JavaScript example ---------------------------------------------------------
 
 
+@NODE
 def test_the_js_example_passes_every_clause(capsys):
     assert main(["check", "--exec", JS, "--strict", "--max-examples", "10", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert " 0 failed," in out and "0 errors" in out and "conforms" in out
 
 
+@NODE
 @pytest.mark.parametrize(("fault", "clauses"), [
     ("eps-outside-sqrt", ["BN-NORM-2", "BN-FWD-REF", "BN-INV-3"]),
     ("unbiased-variance", ["BN-NORM-2", "BN-RUN-1", "BN-DEG-2"]),
@@ -93,109 +113,135 @@ def test_the_broken_js_variants_fail(fault, clauses, capsys):
     for clause_id in clauses:
         assert f"--- {clause_id} (MUST) FAIL" in out, out
     # the failure says how to rerun it, quoted for the shell, and reproduces it from Python
-    assert f"bnspec check {shlex.quote('exec:' + command)} --max-examples 10 --clause {clauses[0]} --seed 0" in out
-    assert f"impl = resolve({('exec:' + command)!r})" in out
+    assert f"bnspec check --exec {shlex.quote(command)} --max-examples 10 --clause {clauses[0]} --seed 0" in out
+    assert "reproduce with numpy:" in out
 
 
-def test_exec_runs_under_isolate_too(capsys):
-    """--exec with --isolate: the proxy to the program runs in the isolated child."""
+@NODE
+def test_exec_with_isolate_runs_the_program_as_it_is():
+    """--exec with --isolate: the program is already its own process; the verdicts do not change."""
     base = ["check", "--isolate", "--clause", "BN-FWD-REF", "--max-examples", "5", "--quiet", "--exec"]
     assert main([*base, JS]) == 0
     assert main([*base, f"{JS} --fault eps-outside-sqrt"]) == 1
-    assert "--isolate --memory-limit" in capsys.readouterr().out  # the reproduce line keeps it
 
 
+@NODE
 def test_the_js_handshake_declares_the_lecture_profile_and_all_functions():
-    target = load("exec:" + JS)
-    try:
+    with Session(RunOptions(exec_target(JS))) as session:
+        target = Target(session.subject)
         assert target.profile.name == "lecture" and target.layout == "units_first"
-        assert all(target.has(f) for f in protocol.SIGNATURES)
+        assert session.subject.declaration.functions == tuple(FUNCTIONS)
         z, gamma, beta, eps = _layer()
         z[0] = [0.0, 5e-324, -1e300]  # zero, the smallest subnormal and a huge value cross the pipe exactly:
         eps = 2.0**-20  # running_var + eps = 1, so forward_eval is z * 1 + 0
         out = target.forward_eval(z, gamma, beta, np.zeros((2, 1)), np.full((2, 1), 1 - eps), eps)
         assert out.tobytes() == z.tobytes()
-        with pytest.raises(AssertionError, match="eps: expected a number > 0") as raised:
+        with pytest.raises(ImplementationRaised, match="forward raised ValueError: eps: expected a number > 0") \
+                as raised:
             target.forward(z, gamma, beta, -1.0)
         assert isinstance(raised.value.__cause__, ValueError)
-    finally:
-        target.impl.close()
 
 
+@NODE
 def test_an_unknown_fault_is_a_usage_error(capsys):
     assert main(["check", "--exec", f"{JS} --fault nonsense"]) == 2
     err = capsys.readouterr().err
-    assert "failed the handshake" in err and "--fault: expected one of" in err
+    assert "failed the handshake: the implementation's process exited with status 2" in err
+    assert "--fault: expected one of" in err and len(err.strip().splitlines()) == 1  # one line
 
 
 # -- a misbehaving process -----------------------------------------------------------
 
 
+def _eval_args(z):
+    return (z, *_layer()[1:3], np.zeros((2, 1)), np.ones((2, 1)), 1e-5)
+
+
 def test_a_hung_call_is_killed_and_the_process_restarted(child):
-    impl = ProcessImpl(child("hang"), call_timeout=0.5)
+    impl = ProcessImpl.exec(child("hang"), call_timeout=0.5)
     try:
         first = impl._child
         start = time.monotonic()
-        with pytest.raises(ChildFailure, match=r"no reply to forward \(request 1\) within 0.5 s"):
+        with pytest.raises(ImplementationCrashed, match=r"forward \(request 1\): no reply within 0.5 s"):
             impl.forward(*_layer())
         assert time.monotonic() - start < 5
         assert first is not None and first.popen.poll() is not None  # killed
         z = _layer()[0]
-        np.testing.assert_array_equal(impl.forward_eval(z, *_layer()[1:3], np.zeros((2, 1)), np.ones((2, 1)), 1e-5), z)
+        np.testing.assert_array_equal(impl.forward_eval(*_eval_args(z)), z)
         assert impl.restarts == 1
     finally:
         impl.close()
 
 
-def test_a_dead_process_fails_the_call_and_is_restarted(child):
-    impl = ProcessImpl(child("die"))
+def test_a_dead_process_fails_the_call_and_is_restarted(child, capsys):
+    impl = ProcessImpl.exec(child("die"))
     try:
-        with pytest.raises(ChildFailure, match=r"exited with status 3 .*\n?.*dying on purpose"):
+        with pytest.raises(ImplementationCrashed, match=r"exited with status 3 .*\n?.*dying on purpose"):
             impl.forward(*_layer())
+        assert "dying on purpose" in capsys.readouterr().out  # its stderr is echoed into the clause's output
         z = _layer()[0]
-        np.testing.assert_array_equal(impl.forward_eval(z, *_layer()[1:3], np.zeros((2, 1)), np.ones((2, 1)), 1e-5), z)
+        np.testing.assert_array_equal(impl.forward_eval(*_eval_args(z)), z)
         assert impl.restarts == 1
     finally:
         impl.close()
 
 
 def test_a_process_that_exits_between_calls_fails_the_next_call_then_restarts(child):
-    impl = ProcessImpl(child("one-shot"))
-    z, gamma, beta, _ = _layer()
-    args = (z, gamma, beta, np.zeros((2, 1)), np.ones((2, 1)), 1e-5)
+    impl = ProcessImpl.exec(child("one-shot"))
+    z = _layer()[0]
     try:
-        np.testing.assert_array_equal(impl.forward_eval(*args), z)
+        np.testing.assert_array_equal(impl.forward_eval(*_eval_args(z)), z)
         # (seen between the calls, or while sending the next request: it may still be exiting)
-        with pytest.raises(ChildFailure, match="exited with status 0 (between two calls|before reading|instead of)"):
-            impl.forward_eval(*args)
-        np.testing.assert_array_equal(impl.forward_eval(*args), z)
+        with pytest.raises(ImplementationCrashed,
+                           match="exited with status 0 (between two calls|before reading|before replying)"):
+            impl.forward_eval(*_eval_args(z))
+        np.testing.assert_array_equal(impl.forward_eval(*_eval_args(z)), z)
         assert impl.restarts == 1
     finally:
         impl.close()
 
 
 @pytest.mark.parametrize(("mode", "message"), [
-    ("garbage", "is not JSON: b'debug: forward called'"),
+    ("garbage", "the reply is not JSON: b'debug: forward called'"),
     ("wrong-id", "the reply has id 101; the request had id 1"),
+    ("bad-mutated", "the reply's 'mutated' must map arguments of forward to arrays"),
 ])
-def test_a_broken_reply_fails_the_call(child, mode, message):
-    impl = ProcessImpl(child(mode))
+def test_a_broken_reply_fails_the_call_and_ends_the_process(child, mode, message):
+    impl = ProcessImpl.exec(child(mode))
     try:
-        with pytest.raises(ChildFailure, match=message.replace("(", r"\(").replace(")", r"\)")):
+        first = impl._child
+        with pytest.raises(ProtocolBreach, match=message.replace("(", r"\(").replace(")", r"\)")):
             impl.forward(*_layer())
+        assert first is not None and first.popen.poll() is not None and impl._child is None
     finally:
         impl.close()
 
 
-def test_the_implementations_own_errors_keep_the_process(child):
-    for mode, kind in (("refuse", ValueError), ("own-error", protocol.ImplementationError)):
-        impl = ProcessImpl(child(mode))
-        try:
-            with pytest.raises(kind):
-                impl.forward(*_layer())
-            assert impl._child is not None and impl._child.alive() and impl.restarts == 0
-        finally:
-            impl.close()
+@pytest.mark.parametrize(("mode", "kind", "message"), [
+    ("refuse", ValueError, "z: refused"),
+    ("own-error", protocol.ImplementationError, "Panic: index out of range"),
+    ("interrupt", protocol.ImplementationError, "KeyboardInterrupt: "),  # never a real Ctrl-C here
+    ("breach", ProtocolBreach, "forward returned a string for output"),
+    ("exit", SystemExit, "4"),
+])
+def test_the_implementations_own_errors_keep_the_process(child, mode, kind, message):
+    impl = ProcessImpl.exec(child(mode))
+    try:
+        with pytest.raises(kind) as raised:
+            impl.forward(*_layer())
+        assert type(raised.value) is kind and str(raised.value) == message
+        assert impl._child is not None and impl._child.alive() and impl.restarts == 0
+    finally:
+        impl.close()
+    assert type(protocol.raised({"type": "Panic", "message": ""})) is protocol.ImplementationError  # one class
+
+
+def test_the_mutated_field_is_copied_into_the_callers_arrays(child):
+    with ProcessImpl.exec(child("mutates")) as impl:
+        z, gamma, beta, eps = _layer()
+        before = z.copy()
+        np.testing.assert_array_equal(impl.forward(z, gamma, beta, eps), before)
+        np.testing.assert_array_equal(z, np.ones_like(z))
 
 
 def test_a_dead_process_fails_its_clause_and_the_run_goes_on(child, capsys):
@@ -214,15 +260,14 @@ def test_the_clause_timeout_kills_a_hung_process(child, capsys):
                  "--max-examples", "2", "--quiet"]) == 1
     assert time.monotonic() - start < 10
     out = capsys.readouterr().out
-    assert "BN-SHAPE-1" in out and ("no reply to forward" in out or "timed out after 1 s" in out), out
+    assert "BN-SHAPE-1" in out and ("no reply within 1 s" in out or "timed out after 1 s" in out), out
 
 
 def test_layout_and_missing_functions_come_from_the_handshake(child, capsys):
-    target = load("exec:" + child("die", "batch_first"))
-    try:
-        assert target.layout == "batch_first" and not target.has("backward") and target.has("forward_eval")
-    finally:
-        target.impl.close()
+    with Session(RunOptions(exec_target(child("die", "batch_first")))) as session:
+        subject = session.subject
+        assert subject.layout == "batch_first" and not subject.has("backward") and subject.has("forward_eval")
+        assert not hasattr(subject.impl, "backward") and callable(subject.impl.forward_eval)
     args = ["check", "--exec", child("die", "batch_first"), "--clause", "BN-SHAPE-4", "--clause", "BN-SHAPE-2",
             "--max-examples", "3"]
     assert main(args) == 0  # forward_eval echoes z, transposed to m x n and back; backward is n/a
@@ -242,21 +287,47 @@ def test_usage_errors_exit_2(argv, capsys):
     assert "bnspec:" in capsys.readouterr().err
 
 
-def test_a_failing_handshake_is_a_target_error():
-    with pytest.raises(TargetError, match="failed the handshake: the process exited with status 0"):
-        ProcessImpl(f"{sys.executable} -c pass")
+@pytest.mark.parametrize(("command", "message"), [
+    (f"{sys.executable} -c pass", "failed the handshake: the implementation's process exited with status 0 "
+                                  "before replying"),
+    ("no-such-program-bnspec", "cannot start the process"),
+    ("'unclosed", "--exec: cannot split"),
+])
+def test_a_program_that_does_not_start_or_answer_is_a_target_error(command, message):
+    with pytest.raises(TargetError, match=message):
+        ProcessImpl.exec(command)
 
 
-# -- the exact encoding ------------------------------------------------------------
+def test_a_bad_declaration_is_a_target_error(child):
+    with pytest.raises(TargetError, match="failed the handshake: its declaration: layout 'diagonal'"):
+        ProcessImpl.exec(child("die", "diagonal"))
+
+
+# -- the exact encoding (the one codec: the protocol, the vectors, the case files) -------------
 
 
 def test_arrays_round_trip_exactly():
     values = np.array([[0.0, -0.0, 5e-324, 1e308, -1.5], [0.1, 1 / 3, np.nextafter(1.0, 2.0), -2.0**-1022, 7.0]])
     singles = np.array([0.0, -0.0, 2.0**-149, 3.4028235e38, 0.1], dtype=np.float32)
     halves = np.array([0.0, -1.5, 2.0**-24, 65504.0], dtype=np.float16)
-    for array in (values, singles, halves):
-        back = codec.decode_array("a", codec.encode_array(array))
-        assert back.dtype == array.dtype and back.tobytes() == array.tobytes()
+    integers = np.array([[-(2**63), 2**63 - 1]], dtype=np.int64)
+    flags = np.array([True, False, True])
+    for array in (values, singles, halves, integers, flags, np.zeros((0, 3)), np.array(2.5)):
+        back = codec.decode_array("a", json.loads(json.dumps(codec.encode_array(array))))
+        assert back.dtype == array.dtype and back.shape == array.shape and back.tobytes() == array.tobytes()
+
+
+@require_module("ml_dtypes", "dev")
+def test_bfloat16_arrays_go_by_name_exactly():
+    import ml_dtypes
+
+    value = np.array([[1.5, -0.0078125, 3.0e38, np.inf]], dtype=ml_dtypes.bfloat16)
+    encoded = codec.encode_array(value)
+    assert encoded["dtype"] == "bfloat16" and encoded["data"][0] == "0x1.8000000000000p+0"
+    back = codec.decode_array("a", encoded)
+    assert back.dtype == value.dtype and back.tobytes() == value.tobytes()
+    with pytest.raises(codec.CodecError, match="is not a bfloat16 value"):
+        codec.decode_array("a", {"dtype": "bfloat16", "shape": [1], "data": ["0x1.001p+0"]})
 
 
 def test_decoding_accepts_c99_forms_and_round_trip_decimals():
@@ -268,7 +339,11 @@ def test_decoding_accepts_c99_forms_and_round_trip_decimals():
 @pytest.mark.parametrize(("value", "message"), [
     ({"dtype": "float32", "shape": [1], "data": ["0x1.0000000000001p+0"]}, "is not a float32 value"),
     ({"dtype": "float64", "shape": [2, 2], "data": ["0x1p+0"]}, "data has 1 values; shape"),
-    ({"dtype": "int32", "shape": [1], "data": ["0x1p+0"]}, "dtype 'int32'"),
+    ({"dtype": "complex64", "shape": [1], "data": ["0x1p+0"]}, "dtype 'complex64'"),
+    ({"dtype": "object", "shape": [1], "data": [1]}, "dtype 'object'"),
+    ({"dtype": "int32", "shape": [1], "data": ["0x1p+0"]}, "is not of dtype int32"),
+    ({"dtype": "int8", "shape": [1], "data": [300]}, "out of the range of int8"),
+    ({"dtype": "bool", "shape": [1], "data": [1]}, "is not of dtype bool"),
     ({"dtype": "float64", "shape": [1], "data": [True]}, "got a boolean"),
     ({"dtype": "float64", "shape": [1], "data": ["1.5"]}, "is not a hex float"),
     ({"dtype": "float64", "shape": [1]}, "has no data"),
@@ -276,3 +351,30 @@ def test_decoding_accepts_c99_forms_and_round_trip_decimals():
 def test_decoding_refuses_what_is_not_exact(value, message):
     with pytest.raises(codec.CodecError, match=message):
         codec.decode_array("a", value)
+
+
+def test_saved_values_round_trip_with_their_types():
+    values = [None, True, 3, "float32", 0.1, float("nan"), -0.0, [2, 0, 1], (1.5, (None, "x")),
+              np.float32(1.5), np.int64(7), np.bool_(False), np.arange(6, dtype=np.int32).reshape(2, 3),
+              np.array([[1.0, np.inf]], dtype=np.float16)]
+    back = codec.decode_value(json.loads(json.dumps(codec.encode_value(values), allow_nan=False)))
+    assert back[:5] == values[:5] and np.isnan(back[5]) and str(back[6]) == "-0.0"
+    assert back[7] == [2, 0, 1] and back[8] == (1.5, (None, "x"))
+    assert back[9:12] == [1.5, 7, False] and [type(v) for v in back[9:12]] == [float, int, bool]
+    for was, now in zip(values[12:], back[12:], strict=True):
+        assert now.dtype == was.dtype and now.tobytes() == was.tobytes()
+    for unsaved in (1 + 2j, {"a": 1}, np.array([None]), object()):
+        with pytest.raises(codec.CodecError):
+            codec.encode_value(unsaved)
+    with pytest.raises(codec.CodecError, match="is not an encoded value"):
+        codec.decode_value({"array": 0})
+
+
+def test_the_first_case_files_values_are_still_read():
+    """bnspec-case/1 as first written: lists as {"list": ...}, dtypes as numpy's type strings."""
+    old = {"list": [{"dtype": "<f8", "shape": [2], "data": ["0x1.8p+0", "-inf"]},
+                    {"dtype": "<i8", "shape": [1], "data": [4]}, {"dtype": "|b1", "shape": [1], "data": [True]},
+                    {"tuple": [{"float": "0x1.0p-3"}]}]}
+    floats, integers, flags, pair = codec.decode_value(old)
+    assert floats.dtype == np.float64 and floats.tolist() == [1.5, -np.inf]
+    assert integers.dtype == np.int64 and flags.dtype == np.bool_ and pair == (0.125,)

@@ -1,12 +1,5 @@
-"""Implementations in other languages: a child process that speaks a line-delimited
-JSON protocol (:mod:`.protocol`, :mod:`.proxy`), and the exact JSON encoding of
-arrays it shares with the golden vectors (:mod:`.codec`)."""
-
-from __future__ import annotations
-
-EXEC_PREFIX = "exec:"
-
-
-def exec_spec(command: str) -> str:
-    """The TARGET string of ``--exec COMMAND``: ``exec:COMMAND``."""
-    return EXEC_PREFIX + command
+"""Implementations in other processes: the line-delimited JSON protocol (:mod:`.protocol`),
+the proxy that starts and talks to a program speaking it (:mod:`.proxy`, for ``--exec``
+and ``--isolate``), bnspec's own Python server of it (:mod:`.serve`, for ``--isolate``),
+and the exact JSON encoding of arrays and values shared with the golden vectors and the
+case files (:mod:`.codec`)."""

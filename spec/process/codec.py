@@ -1,21 +1,31 @@
-"""Exact, language-neutral JSON for the arrays and scalars of the protocol.
+"""Exact, language-neutral JSON for arrays, scalars and saved values: bnspec's one codec.
 
-Shared by the process protocol (``bnspec check --exec``) and the golden
-vectors (``bnspec vectors``).  A float is written as a *hex-float string*:
-Python's ``float.hex()``, C99's ``printf("%a")``, Java's
-``Double.toHexString`` -- e.g. ``"0x1.8000000000000p+1"`` for 3.0 -- which
-names the binary value exactly, so nothing is lost to decimal rounding.
+Used by the process protocol (``bnspec check --exec`` and ``--isolate``), the
+golden vectors (``bnspec vectors``) and the case files (``--save-failures``).
+A float is written as a *hex-float string*: Python's ``float.hex()``, C99's
+``printf("%a")``, Java's ``Double.toHexString`` -- e.g.
+``"0x1.8000000000000p+1"`` for 3.0 -- which names the binary value exactly, so
+nothing is lost to decimal rounding.
 
 - A scalar is one such string: ``"0x1.4f8b588e368f1p-17"`` (eps = 1e-5).
 - An array is ``{"dtype": "float64", "shape": [n, m], "data": [...]}``: the
-  elements in row-major (C) order, each a hex-float string.
+  elements in row-major (C) order.  A floating array (:data:`FLOAT_DTYPES`:
+  float64, float32, float16, and ml_dtypes' bfloat16 by name) holds hex-float
+  strings, each the exact float64 of an element; an integer or boolean array
+  (saved draws only) holds JSON integers or booleans.
+- :func:`encode_value` / :func:`decode_value` carry a tree of saved values (a
+  case file's draws and calls): None, booleans, integers and strings as
+  themselves, a float as ``{"float": "0x1.8p+1"}``, a list as a JSON list, a
+  tuple as ``{"tuple": [...]}``, an array as above.  Decoding also reads the
+  first case files' spellings: a list as ``{"list": [...]}`` and a dtype as
+  numpy's type string (``"<f8"``).
 
 bnspec always *writes* the normalized form of ``float.hex()``.  When *reading*
-what an implementation sent, it also accepts any C99 hex float (``"0x1p-3"``),
-``"inf"``, ``"-inf"``, ``"nan"``, and plain JSON numbers (a decimal number is
-exact when the writer printed it with round-trip precision, as JavaScript's
-``JSON.stringify`` and ``printf("%.17g")`` do).  Each element must be a value of
-the array's dtype: a float32 array holds float32 values only.
+it also accepts any C99 hex float (``"0x1p-3"``), ``"inf"``, ``"-inf"``,
+``"nan"``, and plain JSON numbers (a decimal number is exact when the writer
+printed it with round-trip precision, as JavaScript's ``JSON.stringify`` and
+``printf("%.17g")`` do).  Each element must be a value of the array's dtype: a
+float32 array holds float32 values only.
 """
 
 from __future__ import annotations
@@ -26,16 +36,33 @@ from typing import Any
 
 import numpy as np
 
-#: dtypes an array may declare; float32 and float16 values are carried as the
-#: float64 of the same value (exact).
-DTYPES = ("float64", "float32", "float16")
+from .. import bfloat16
+
+#: floating dtypes an array may declare; every value is carried as the float64 of the same value (exact).
+FLOAT_DTYPES = ("float64", "float32", "float16", bfloat16.NAME)
+#: integer and boolean dtypes, for saved draws (data as JSON integers or booleans).
+EXACT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
+DTYPES = FLOAT_DTYPES + EXACT_DTYPES
 
 #: a hex-float string: C99 ``%a`` (any case), or ``inf``, ``-inf``, ``nan``.
 HEX_FLOAT = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+(\.[0-9a-fA-F]*)?[pP][+-]?[0-9]+|inf|nan)$")
 
 
 class CodecError(ValueError):
-    """A JSON value is not a valid scalar or array of the protocol."""
+    """A value that has no exact JSON form here, or JSON that is not a valid scalar, array or value."""
+
+
+def _dtype(name: str) -> np.dtype:
+    if name == bfloat16.NAME:
+        found = bfloat16.dtype()
+        if found is None:
+            raise CodecError(f"a bfloat16 array needs ml_dtypes: {bfloat16.MISSING}")
+        return found
+    return np.dtype(name)
+
+
+def _name(dtype: np.dtype) -> str:
+    return bfloat16.NAME if bfloat16.is_bfloat16(dtype) else dtype.name
 
 
 def encode_scalar(value: float) -> str:
@@ -60,11 +87,38 @@ def decode_scalar(what: str, value: Any) -> float:
 
 
 def encode_array(array: np.ndarray) -> dict[str, Any]:
-    """``{"dtype", "shape", "data"}`` with the elements as hex floats in row-major order."""
-    if array.dtype.name not in DTYPES:
+    """``{"dtype", "shape", "data"}``: floats as hex strings, integers and booleans as JSON, in row-major order."""
+    name = _name(array.dtype)
+    if name not in DTYPES:
         raise CodecError(f"array: dtype {array.dtype} is not one of {DTYPES}")
-    data = [float(x).hex() for x in np.asarray(array, dtype=np.float64).ravel(order="C").tolist()]
-    return {"dtype": array.dtype.name, "shape": list(array.shape), "data": data}
+    if name in FLOAT_DTYPES:
+        data: list[Any] = [x.hex() for x in array.astype(np.float64).ravel(order="C").tolist()]
+    else:
+        data = array.ravel(order="C").tolist()
+    return {"dtype": name, "shape": list(array.shape), "data": data}
+
+
+def _exact(what: str, dtype: np.dtype, data: list[Any]) -> np.ndarray:
+    """Integer or boolean elements: JSON booleans for bool, JSON integers in range otherwise."""
+    wanted = bool if dtype.kind == "b" else int
+    for index, x in enumerate(data):
+        if not isinstance(x, wanted) or (wanted is int and isinstance(x, bool)):
+            raise CodecError(f"{what}: element {index} ({x!r}) is not of dtype {dtype.name}")
+    try:
+        return np.array(data, dtype=dtype)
+    except OverflowError:
+        raise CodecError(f"{what}: an element is out of the range of {dtype.name}") from None
+
+
+def _floats(what: str, dtype: np.dtype, data: list[Any]) -> np.ndarray:
+    wide = np.array([decode_scalar(f"{what}[{i}]", x) for i, x in enumerate(data)], dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        narrow = wide.astype(dtype)
+        inexact = (narrow.astype(np.float64) != wide) & ~np.isnan(wide)
+    if inexact.any():
+        index = int(np.argmax(inexact))
+        raise CodecError(f"{what}: element {index} ({data[index]!r}) is not a {_name(dtype)} value")
+    return narrow
 
 
 def decode_array(what: str, value: Any) -> np.ndarray:
@@ -74,9 +128,9 @@ def decode_array(what: str, value: Any) -> np.ndarray:
     missing = [key for key in ("dtype", "shape", "data") if key not in value]
     if missing:
         raise CodecError(f"{what}: the array object has no {', '.join(missing)}")
-    dtype, shape, data = value["dtype"], value["shape"], value["data"]
-    if dtype not in DTYPES:
-        raise CodecError(f"{what}: dtype {dtype!r} is not one of {DTYPES}")
+    name, shape, data = value["dtype"], value["shape"], value["data"]
+    if name not in DTYPES:
+        raise CodecError(f"{what}: dtype {name!r} is not one of {DTYPES}")
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                                for d in shape):
         raise CodecError(f"{what}: shape must be a list of non-negative integers, got {shape!r}")
@@ -85,11 +139,52 @@ def decode_array(what: str, value: Any) -> np.ndarray:
     size = math.prod(shape)
     if len(data) != size:
         raise CodecError(f"{what}: data has {len(data)} values; shape {shape} needs {size}")
-    wide = np.array([decode_scalar(f"{what}[{i}]", x) for i, x in enumerate(data)], dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        narrow = wide.astype(dtype)
-        inexact = (narrow.astype(np.float64) != wide) & ~np.isnan(wide)
-    if inexact.any():
-        index = int(np.argmax(inexact))
-        raise CodecError(f"{what}: element {index} ({data[index]!r}) is not a {dtype} value")
-    return narrow.reshape(shape)
+    dtype = _dtype(name)
+    array = _floats(what, dtype, data) if name in FLOAT_DTYPES else _exact(what, dtype, data)
+    return array.reshape(shape)
+
+
+# -- saved values (case files) -------------------------------------------------------
+
+
+def encode_value(value: Any) -> Any:
+    """``value`` (None, bool, int, float, str, list, tuple, numpy array or scalar) as exact JSON."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return {"float": float(value).hex()}
+    if isinstance(value, list):
+        return [encode_value(v) for v in value]
+    if isinstance(value, tuple):
+        return {"tuple": [encode_value(v) for v in value]}
+    if isinstance(value, np.ndarray):
+        return encode_array(value)
+    raise CodecError(f"a value of type {type(value).__name__} has no exact JSON form")
+
+
+def _legacy_dtype(name: Any) -> Any:
+    """A dtype written as numpy's type string (``"<f8"``, the first case files) as its name."""
+    if isinstance(name, str) and re.fullmatch(r"[<>|=][fiub][1-8]", name):
+        return np.dtype(name).name
+    return name
+
+
+def decode_value(node: Any, what: str = "value") -> Any:
+    """The value :func:`encode_value` wrote; CodecError for anything else."""
+    if node is None or isinstance(node, bool | int | str):
+        return node
+    if isinstance(node, list):
+        return [decode_value(v, what) for v in node]
+    if isinstance(node, dict):
+        if node.keys() == {"float"}:
+            return decode_scalar(what, node["float"])
+        if node.keys() in ({"tuple"}, {"list"}) and isinstance(items := next(iter(node.values())), list):
+            values = [decode_value(v, what) for v in items]
+            return tuple(values) if "tuple" in node else values
+        if node.keys() == {"dtype", "shape", "data"}:
+            return decode_array(what, {**node, "dtype": _legacy_dtype(node["dtype"])})
+    raise CodecError(f"{what}: {node!r:.100} is not an encoded value")
