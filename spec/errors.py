@@ -23,10 +23,10 @@ exit status 2.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A clause's result; the JSON report and the table keep these strings."""
 
     PASS = "pass"
@@ -34,11 +34,8 @@ class Status(str, Enum):
     NOT_APPLICABLE = "n/a"
     ERROR = "error"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Cause(str, Enum):
+class Cause(StrEnum):
     """What ended a clause that did not pass (``cause`` in the JSON report)."""
 
     VIOLATION = "violation"
@@ -47,9 +44,6 @@ class Cause(str, Enum):
     CRASH = "crash"
     TIMEOUT = "timeout"
     INTERNAL = "internal"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class BnspecError(Exception):

@@ -18,7 +18,7 @@ properties always speak, and the implementation's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from .errors import ProtocolBreach, TargetError
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """What an argument or result is, which fixes its shape in each layout."""
 
     BATCH = "batch"
@@ -61,7 +61,8 @@ class Signature:
     def text(self) -> str:
         """``forward(z, gamma, beta, eps) -> output``, as the docs and messages show it."""
         results = ", ".join(self.result_names)
-        return f"{self.name}({', '.join(self.argument_names)}) -> {results if len(self.results) == 1 else f'({results})'}"
+        shown = results if len(self.results) == 1 else f"({results})"
+        return f"{self.name}({', '.join(self.argument_names)}) -> {shown}"
 
 
 _B, _U, _S = Role.BATCH, Role.PER_UNIT, Role.SCALAR
@@ -109,7 +110,7 @@ class BatchNorm(Protocol):
 _Size = TypeVar("_Size", int, str)
 
 
-class Layout(str, Enum):
+class Layout(StrEnum):
     """Where the units are.  ``units_first`` (the lecture's): ``z`` is ``n x m`` and per-unit
     arrays ``n x 1``; ``batch_first`` (course notebooks, frameworks): ``z`` is ``m x n`` and
     per-unit arrays 1-D of length n."""

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import bfloat16
+from .process.protocol import EXEC_PREFIX
 from .target import Call
 
 MAX_CALLS = 4
@@ -45,11 +46,16 @@ def script(target_spec: str, calls: list[Call]) -> str:
             unique.append(call)
     needs_ml_dtypes = any(isinstance(v, np.ndarray) and bfloat16.is_bfloat16(v.dtype)
                           for c in unique for _, v in c.args)
+    if target_spec.startswith(EXEC_PREFIX):
+        load = ["from bnspec.spec.process.proxy import ProcessImpl",
+                f"impl = ProcessImpl.exec({target_spec.removeprefix(EXEC_PREFIX)!r})  # the program, as --exec runs it"]
+    else:
+        load = ["from bnspec.spec.target import resolve",
+                f"impl = resolve({target_spec!r})  # the implementation, loaded as `bnspec check` loads it"]
     lines = [
         "import numpy as np",
         *(["import ml_dtypes  # numpy's bfloat16"] if needs_ml_dtypes else []),
-        "from bnspec.spec.target import resolve",
-        f"impl = resolve({target_spec!r})  # the implementation, loaded as `bnspec check` loads it",
+        *load,
     ]
     for index, call in enumerate(unique[:MAX_CALLS], start=1):
         names = []

@@ -16,23 +16,22 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from . import reproducible
 from . import target as targets
 from .clauses import Clause, select
 from .errors import Status, TargetError
+from .process.protocol import EXEC_PREFIX
 from .properties import Check
 from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, Options, passed, run_clause
 
-#: The TARGET prefix of a program that speaks the process protocol (``--exec COMMAND``).
-EXEC_PREFIX = "exec:"
 #: The default ``--memory-limit``: megabytes an isolated child may allocate beyond loading the target.
 DEFAULT_MEMORY_LIMIT_MB = 2048
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     """Where the implementation runs."""
 
     IN_PROCESS = "in_process"

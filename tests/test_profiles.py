@@ -7,6 +7,7 @@ from spec_runs import run
 from zoo.running_faults import MomentumSwappedBN, UnbiasedRunningVarBN
 
 from bnspec.reference import batchnorm
+from bnspec.spec import profiles
 
 
 class TorchConventionBN(MomentumSwappedBN, UnbiasedRunningVarBN):

@@ -18,6 +18,7 @@ import pytest
 
 from bnspec.spec import cases
 from bnspec.spec.cli import main
+from bnspec.spec.process import codec
 
 FAULTY = "zoo.forward_faults:UnbiasedVarianceBN"
 FAULTY_CLAUSES = ["--clause", "BN-NORM-2", "--clause", "BN-AFFINE-1", "--clause", "BN-RUN-1", "--clause", "BN-SHAPE-1"]
@@ -100,6 +101,6 @@ def test_saved_values_are_exact(dtype):
     info = np.finfo(dtype)
     values = np.array([[0.1, -0.0, np.nan], [-np.inf, info.smallest_subnormal, info.max]], dtype=dtype)
     drawn = [("z", values), ("eps", 1e-5), ("n", 3), ("dtype", "float32"), ("permutation", [2, 0, 1])]
-    back = [(label, cases.decode(json.loads(json.dumps(cases.encode(v))))) for label, v in drawn]
+    back = [(label, codec.decode_value(json.loads(json.dumps(codec.encode_value(v))))) for label, v in drawn]
     assert back[0][1].dtype == values.dtype and back[0][1].tobytes() == values.tobytes()
     assert back[1:] == drawn[1:]

@@ -15,9 +15,8 @@ import sys
 import numpy as np
 
 from bnspec.reference import batchnorm
-from bnspec.spec import runner
+from bnspec.spec import reproducible, runner
 from bnspec.spec.clauses import REGISTRY
-from bnspec.spec.reproducible import PINNABLE
 from bnspec.spec.runner import Options, run_clause
 from bnspec.spec.target import wrap
 
@@ -59,8 +58,21 @@ def _same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
 
 
 def test_hypothesis_local_constants_can_be_pinned():
-    assert PINNABLE, ("this hypothesis moved the private function that collects local constants: "
-                      "update bnspec/spec/reproducible.py")
+    assert reproducible.PINNED, (f"{reproducible.NOT_PINNED}: update bnspec/spec/reproducible.py and the "
+                                 "hypothesis range in pyproject.toml")
+
+
+def test_a_run_whose_draws_are_not_pinned_says_so(monkeypatch, capsys, tmp_path):
+    from bnspec.spec.cli import main
+
+    monkeypatch.setattr(reproducible, "NOT_PINNED", "a test's reason")
+    monkeypatch.setattr(reproducible, "PINNED", False)
+    assert main(["check", "reference", "--clause", "BN-SHAPE-1", "--max-examples", "2",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    assert "the draws are not pinned (a test's reason)" in capsys.readouterr().out
+    import json
+
+    assert json.loads((tmp_path / "r.json").read_text())["meta"]["draws_pinned"] is False
 
 
 def test_a_run_draws_the_same_examples_whatever_the_process_imported(tmp_path):

@@ -22,13 +22,11 @@ from . import links
 _TEXT = {
     "en": {
         "title": "Specification",
-        "subjects": {"layer": "The layer", "network": "The network", "reference": "The reference"},
+        "subjects": {"layer": "The layer", "network": "The network"},
         "about": {
             "layer": "The protocol functions of the implementation under test (any subset: a missing one makes "
                      "its clauses \"not applicable\"). Shapes in each layout, for n units and m examples:",
             "network": "The reference network with the implementation's BN plugged in between Z and A (L1).",
-            "reference": "The reference's own network machinery (optimizers, the training loop): checked when the "
-                         "target is the reference, \"not applicable\" to other implementations.",
         },
         "level": "Level", "subject": "Subject", "sources": "Sources", "implements": "Implemented by",
         "property": "Checked by", "none": "no property registered", "clause": "Clause", "title_col": "Title",
@@ -44,13 +42,11 @@ _TEXT = {
     },
     "zh-TW": {
         "title": "規格",
-        "subjects": {"layer": "批次標準化層", "network": "網路", "reference": "參考實作"},
+        "subjects": {"layer": "批次標準化層", "network": "網路"},
         "about": {
             "layer": "受測實作的協定函式（可只實作其中一部分：缺少的函式使其條款「不適用」）。"
                      "n 個單元、m 個樣本時，各佈局下的形狀：",
             "network": "參考網路，在 Z 與 A 之間插入受測實作的批次標準化（L1）。",
-            "reference": "參考實作本身的網路機制（最佳化器、訓練迴圈）：只在目標為參考實作時檢查，"
-                         "對其他實作「不適用」。",
         },
         "level": "等級", "subject": "主題", "sources": "來源", "implements": "實作",
         "property": "由性質檢查", "none": "尚未登錄性質", "clause": "條款", "title_col": "標題",

@@ -11,10 +11,12 @@ Subjects:
 
 - ``layer``: the four protocol functions of the implementation under test;
 - ``network``: the reference network with the implementation's BN plugged in
-  between Z and A (L1);
-- ``reference``: the reference's own machinery (its accuracy against exact
-  arithmetic, optimizers, the training loop) -- checked when the target is the
-  reference, "not applicable" to other implementations.
+  between Z and A (L1).
+
+Every clause states what an implementation must do; checks of the reference's
+own machinery (its accuracy, optimizers, training loop) are tests in
+``tests/``, not clauses.  ``kind`` is the kind of target a clause is about:
+a run shows only the clauses of its target's kind.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Literal
 #: The kinds of implementation a clause can be about (a target has one kind).
 Kind = Literal["layer"]
 LEVELS = ("MUST", "SHOULD")
-SUBJECTS = ("layer", "network", "reference")
+SUBJECTS = ("layer", "network")
 
 
 @dataclass(frozen=True)
@@ -84,4 +86,4 @@ def select(prefixes: list[str] | None) -> list[Clause]:
 
 
 # Registration order is the order of the specification.
-from . import layer, running, dtypes, network, accuracy  # noqa: E402, F401, I001
+from . import layer, running, dtypes, network  # noqa: E402, F401, I001

@@ -84,6 +84,8 @@ from ..errors import ProtocolBreach, TargetError
 from ..protocol import FUNCTIONS, Declaration, declaration
 from . import codec
 
+#: The TARGET prefix of a program that speaks this protocol (``bnspec check --exec COMMAND``).
+EXEC_PREFIX = "exec:"
 NAME = "bnspec-exec"
 VERSION = 1
 HANDSHAKE = "handshake"
