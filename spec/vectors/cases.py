@@ -1,7 +1,9 @@
 """The golden cases: for each clause that can be stated as inputs -> expected
 outputs, fixed inputs (from fixed seeds) and the outputs the reference
 computes, each with its tolerance from :mod:`bnspec.spec.tolerances` (the same
-kind and scale as the clause's property).
+kind and scale as the clause's property, the scale from
+:mod:`bnspec.spec.properties.scales`).  eps and momentum are rounded to float32
+by :func:`bnspec.spec.strategies.attribute`, as the properties draw them.
 
 Inputs are in the lecture's layout (z is ``n x m``, per-unit arrays ``n x 1``).
 A case is a plain dict (see :mod:`bnspec.spec.vectors.schema`) with arrays as
@@ -20,7 +22,8 @@ from bnspec.reference import batchnorm as ref
 
 from ..profiles import Profile
 from ..properties import scales
-from ..strategies import Layer
+from ..protocol import FUNCTIONS
+from ..strategies import Layer, attribute
 from ..tolerances import KINDS, tolerance, unit_roundoff
 
 F64 = np.float64
@@ -28,7 +31,8 @@ F64 = np.float64
 
 @dataclass(frozen=True)
 class Situation:
-    """A named input of the layer: n units, m examples, per unit ``offset * spread + spread * noise``."""
+    """A named input of the layer: n units, m examples, per unit ``offset * spread + spread * noise``;
+    ``eps`` is rounded to float32 as the properties draw it (:func:`~bnspec.spec.strategies.attribute`)."""
 
     name: str
     seed: int
@@ -48,7 +52,7 @@ class Situation:
         z = signs * self.offset_ratio * self.spread + self.spread * noise
         gamma = np.array(self.gamma, dtype=F64).reshape(self.n, 1) if self.gamma else rng.uniform(-3, 3, (self.n, 1))
         beta = rng.uniform(-5.0, 5.0, (self.n, 1))
-        return Layer(z, gamma, beta, self.eps)
+        return Layer(z, gamma, beta, attribute(self.eps))
 
 
 #: The edge cases every value clause meets: m = 2, n = 1, offsets far from 0,
@@ -68,9 +72,10 @@ SITUATIONS = (
 
 
 def _tolerance(kind: str, m: int, scale: Any, shape: tuple[int, ...]) -> dict[str, Any]:
+    """:func:`bnspec.spec.tolerances.tolerance` of the property, with its factor and reason for the record."""
+    atol = tolerance(kind, F64, m, scale).atol
     return {"kind": kind, "factor": KINDS[kind].factor(m), "unit_roundoff": unit_roundoff(F64),
-            "reason": KINDS[kind].reason,
-            "atol": np.ascontiguousarray(np.broadcast_to(tolerance(kind, F64, m, scale), shape))}
+            "reason": KINDS[kind].reason, "atol": np.ascontiguousarray(np.broadcast_to(atol, shape))}
 
 
 def shape_of(name: str, array: np.ndarray) -> dict[str, Any]:
@@ -86,12 +91,16 @@ def value(name: str, required: np.ndarray, kind: str, m: int, scale: Any) -> dic
 
 def case(name: str, seed: int, call: str, args: dict[str, Any], outputs: list[dict[str, Any]] | None = None,
          raises: str | None = None) -> dict[str, Any]:
+    """A case of ``call``; its arguments in the order of the protocol (:data:`bnspec.spec.protocol.FUNCTIONS`)."""
+    names = FUNCTIONS[call].argument_names
+    if set(args) != set(names):
+        raise ValueError(f"a case of {FUNCTIONS[call].text()} has the arguments {sorted(args)}")
     expect: dict[str, Any] = {"raises": raises} if raises else {"outputs": outputs}
-    return {"name": name, "seed": seed, "call": call, "args": args, "expect": expect}
+    return {"name": name, "seed": seed, "call": call, "args": {a: args[a] for a in names}, "expect": expect}
 
 
-def layer_args(x: Layer, z: np.ndarray | None = None, eps: float | None = None) -> dict[str, Any]:
-    return {"z": x.z if z is None else z, "gamma": x.gamma, "beta": x.beta, "eps": x.eps if eps is None else eps}
+def layer_args(x: Layer, z: np.ndarray | None = None) -> dict[str, Any]:
+    return {"z": x.z if z is None else z, "gamma": x.gamma, "beta": x.beta, "eps": x.eps}
 
 
 def upstream(seed: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -103,14 +112,12 @@ def running_state(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.uniform(-1e3, 1e3, (n, 1)), 10.0 ** rng.uniform(-4, 4, (n, 1))
 
 
-def gradient_outputs(x: Layer, grad: np.ndarray, kind: str, factor: float = 1.0,
-                     cond: np.ndarray | None = None, z: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """dz, dgamma, dbeta of the reference at x (z overrides x.z), within the gradient scales times factor."""
-    z = x.z if z is None else z
-    dz, dgamma, dbeta = ref.backward(z, x.gamma, x.beta, x.eps, grad)
-    return [value("dz", dz, kind, x.m, factor * scales.dz(z, x.gamma, x.eps, grad, cond)),
-            value("dgamma", dgamma, kind, x.m, factor * scales.dgamma(z, x.eps, grad, cond)),
-            value("dbeta", dbeta, kind, x.m, factor * scales.dbeta(grad))]
+def gradient_outputs(x: Layer, grad: np.ndarray, kind: str) -> list[dict[str, Any]]:
+    """dz, dgamma, dbeta of the reference at x, within tolerances of ``kind`` at the gradient scales."""
+    dz, dgamma, dbeta = ref.backward(x.z, x.gamma, x.beta, x.eps, grad)
+    return [value("dz", dz, kind, x.m, scales.dz(x.z, x.gamma, x.eps, grad)),
+            value("dgamma", dgamma, kind, x.m, scales.dgamma(x.z, x.eps, grad)),
+            value("dbeta", dbeta, kind, x.m, scales.dbeta(grad))]
 
 
 CaseMaker = Callable[[], list[dict[str, Any]]]

@@ -1,26 +1,28 @@
 """``bnspec vectors export DIR`` and ``bnspec vectors check DIR TARGET``.
 
-check's exit status is that of ``bnspec check``: 0 when every MUST clause
-(``--strict``: every clause) passes or is n/a, 1 when a case fails, 2 for a
-usage error (no such folder, another format version, a target that does not
-load, a profile the set has no files for).
+check runs through the run session of ``bnspec check``
+(:class:`bnspec.spec.session.Session`) and prints its table and failure details
+(:mod:`bnspec.spec.report`); its exit status is that of ``bnspec check``: 0
+when nothing errored and every MUST clause (``--strict``: every clause) passes
+or is n/a, 1 when a clause fails or errors, 2 for a usage error (no such
+folder, another format version, a modified or malformed file, a target that
+does not load, a profile the set has no files for).
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 import time
 from typing import Any
 
-from ..target import TargetError, load
+from .. import report
+from ..errors import UsageError
+from ..runner import passed
+from ..session import RunOptions, Session, exec_target
 from . import FORMAT_VERSION
-from .check import VectorResult, passed, run_clause
-from .files import VectorsError, export, read_manifest
-
-MAX_SHOWN = 5  # failing cases shown per clause
-HEADER = f"{'clause':<13} {'level':<6} {'result':<6} {'cases':>7}  statement"
+from .check import command, read_set, run
+from .files import export, read_manifest
 
 
 def add_parser(commands: Any) -> None:
@@ -36,23 +38,7 @@ def add_parser(commands: Any) -> None:
     check.add_argument("--clause", action="append", help="only clauses with this ID or ID prefix (repeatable)")
     check.add_argument("--strict", action="store_true", help="SHOULD clauses must pass too")
     check.add_argument("--quiet", action="store_true", help="print only failures and the summary")
-
-
-def _row(result: VectorResult) -> str:
-    c = result.clause
-    cases = f"{result.passed}/{result.total}"
-    return f"{c.id:<13} {c.level:<6} {result.status:<6} {cases:>7}  {c.statement}"
-
-
-def _details(result: VectorResult, reproduce: str) -> str:
-    c = result.clause
-    lines = [f"--- {c.id} ({c.level}) FAIL: {c.title}", f"required: {c.statement}"]
-    for failure in result.failures[:MAX_SHOWN]:
-        lines.append(f"observed: {failure.describe()}")
-    if len(result.failures) > MAX_SHOWN:
-        lines.append(f"... and {len(result.failures) - MAX_SHOWN} more failing cases")
-    lines.append(f"reproduce: {reproduce} --clause {c.id}")
-    return "\n".join(lines)
+    check.add_argument("--json", metavar="FILE", help="write the results as JSON (as bnspec check --json)")
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -65,57 +51,41 @@ def _export(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     if (args.target is None) == (args.exec_command is None):
-        print("bnspec: give either TARGET or --exec COMMAND", file=sys.stderr)
-        return 2
-    spec = args.target if args.exec_command is None else "exec:" + args.exec_command
-    try:
-        manifest = read_manifest(args.directory)
-        target = load(spec, args.profile)
-    except (VectorsError, TargetError) as error:
-        print(f"bnspec: {error}", file=sys.stderr)
-        return 2
-    profile = target.profile.name
-    if profile not in manifest["profiles"]:
-        print(f"bnspec: the set in {args.directory} has no files for the profile {profile!r}", file=sys.stderr)
-        return 2
+        raise UsageError("give either TARGET or --exec COMMAND")
+    manifest = read_manifest(args.directory)
     wanted = [c for c in manifest["clauses"]
               if not args.clause or any(c == p or c.startswith(p) for p in args.clause)]
     if not wanted:
-        print(f"bnspec: no clause of the set matches {args.clause}", file=sys.stderr)
-        return 2
-    reproduce = f"bnspec vectors check {shlex.quote(str(args.directory))} {shlex.quote(spec)}"
-    if args.profile:
-        reproduce += f" --profile {shlex.quote(args.profile)}"
-    if not args.quiet:
-        print(f"bnspec vectors check {args.directory} {spec}  (profile {profile}, layout {target.layout}, format "
-              f"version {manifest['format_version']}, written by bnspec {manifest['bnspec_version']})")
-        print(HEADER)
-    start = time.perf_counter()
-    results = []
-    try:
-        for clause_id in wanted:
-            entries = [f for f in manifest["files"] if f["clause"] == clause_id and f["profile"] in (None, profile)]
-            result = run_clause(args.directory, clause_id, entries, target)
-            results.append(result)
-            if not args.quiet:
-                print(_row(result), flush=True)
-    except VectorsError as error:
-        print(f"bnspec: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if spec.startswith("exec:"):
-            target.impl.close()  # the implementation's process exits when its stdin closes
-    for result in results:
-        if result.failures:
-            print("\n" + _details(result, reproduce))
-    counts = {s: sum(r.status == s for r in results) for s in ("pass", "FAIL", "n/a")}
+        raise UsageError(f"no clause of the set matches {args.clause}")
+    target = args.target if args.exec_command is None else exec_target(args.exec_command)
+    with Session(RunOptions(target, profile=args.profile)) as session:
+        cases = read_set(args.directory, manifest, session.profile, wanted)
+        if not args.quiet:
+            print(f"{command(args.directory, session.options)}  (profile {session.profile}, layout "
+                  f"{session.subject.layout.value}, format version {manifest['format_version']}, written by "
+                  f"bnspec {manifest['bnspec_version']})")
+            print(report.HEADER)
+        start = time.perf_counter()
+        results = run(session, args.directory, cases,
+                      None if args.quiet else lambda result: print(report.row(result), flush=True))
+        meta = {**session.meta(), "command": command(args.directory, session.options),
+                "vectors": str(args.directory), "format_version": manifest["format_version"],
+                "written_by": manifest["bnspec_version"]}
+    report.print_failures(results, sys.stdout)
     ok = passed(results, args.strict)
-    print(f"\n{counts['pass']} passed, {counts['FAIL']} failed, {counts['n/a']} not applicable in "
-          f"{time.perf_counter() - start:.1f}s: {'conforms' if ok else 'does not conform'}")
+    print(f"\n{report.summary(r.status for r in results)} in {time.perf_counter() - start:.1f}s: "
+          f"{'conforms' if ok else 'does not conform'}")
+    if args.json:
+        for key in ("seed", "max_examples"):  # the vectors are fixed: no hypothesis
+            meta.pop(key, None)
+        report.write_json(args.json, results, meta)
     return 0 if ok else 1
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.action == "export":
-        return _export(args)
-    return _check(args)
+    """``bnspec vectors``: 0 conforms, 1 a clause failed or errored, 2 a usage error (one line)."""
+    try:
+        return _export(args) if args.action == "export" else _check(args)
+    except UsageError as error:
+        print(f"bnspec: {error}", file=sys.stderr)
+        return 2

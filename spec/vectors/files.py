@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..clauses import REGISTRY, Clause
+from ..errors import UsageError
 from ..process import codec
 from ..profiles import PROFILES, Profile
 from . import COMMON, FORMAT, FORMAT_VERSION, PER_PROFILE, covered, not_covered
@@ -31,8 +32,8 @@ from .schema import schema
 FLOAT_ENCODING = "hex: every float is a string of Python's float.hex() / C99 printf('%a'), exact"
 
 
-class VectorsError(Exception):
-    """The folder is not a readable set of vectors of this format (a usage error)."""
+class VectorsError(UsageError):
+    """The folder is not a readable set of vectors of this format: a usage error (exit 2, one line)."""
 
 
 def bnspec_version() -> str:
@@ -116,6 +117,10 @@ def _load(path: Path) -> Any:
         raise VectorsError(f"{path} is not JSON: {error}") from None
 
 
+#: what the manifest records of each case file.
+_ENTRY = {"path", "clause", "profile", "cases", "sha256"}
+
+
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     """The manifest of the set in ``directory``, checked for its format and version."""
     path = Path(directory) / "manifest.json"
@@ -127,6 +132,15 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise VectorsError(f"{path} has format version {manifest.get('format_version')!r}; this bnspec reads "
                            f"version {FORMAT_VERSION} (export the set again with this bnspec)")
+    files = manifest.get("files")
+    entries_ok = isinstance(files, list) and all(
+        isinstance(f, dict) and _ENTRY <= f.keys() and isinstance(f["path"], str) for f in files)
+    if not (entries_ok and isinstance(manifest.get("clauses"), list) and isinstance(manifest.get("profiles"), list)):
+        raise VectorsError(f"{path} is malformed: it needs lists of clauses, profiles and files "
+                           f"(each file with {', '.join(sorted(_ENTRY))})")
+    unknown = [c for c in manifest["clauses"] if c not in REGISTRY]
+    if unknown:
+        raise VectorsError(f"{path} names clauses this bnspec does not know: {', '.join(map(str, unknown))}")
     return manifest
 
 

@@ -12,11 +12,13 @@ from bnspec.reference import batchnorm as ref
 
 from ..profiles import Profile
 from ..properties import scales
+from ..strategies import attribute
 from .cases import SITUATIONS, Situation, case, layer_args, running_state, shape_of, upstream, value
 
 Cases = list[dict[str, Any]]
 
-MOMENTA = (0.9, 0.0, 1.0, 0.99, 0.1, 0.5, 0.25, 0.75, 0.9, 0.999)
+#: one momentum per situation, rounded to float32 as the properties draw it (an ONNX attribute is float32).
+MOMENTA = tuple(attribute(m) for m in (0.9, 0.0, 1.0, 0.99, 0.1, 0.5, 0.25, 0.75, 0.9, 0.999))
 
 
 def running_shapes() -> Cases:
@@ -24,7 +26,7 @@ def running_shapes() -> Cases:
     for s in SITUATIONS:
         x = s.layer()
         mean, var = running_state(s.seed, x.n)
-        args = {"running_mean": mean, "running_var": var, "z": x.z, "momentum": 0.9}
+        args = {"running_mean": mean, "running_var": var, "z": x.z, "momentum": MOMENTA[0]}
         out.append(case(s.name, s.seed, "update_running", args,
                         [shape_of("running_mean", mean), shape_of("running_var", var)]))
     return out
@@ -57,27 +59,6 @@ def weighted_average(profile: Profile) -> Cases:
         out.append(case(f"{s.name}, momentum {momentum:g}", s.seed, "update_running", args,
                         [value("running_mean", want_mean, "running", x.m, np.abs(mean) + scales.batch_mean(x.z)),
                          value("running_var", want_var, "running", x.m, var + scales.batch_var(x.z, x.eps))]))
-    return out
-
-
-def converges(profile: Profile) -> Cases:
-    """With no weight on the old values, one update gives the batch's own statistics (the
-    limit of feeding it forever); inference with the batch's mean and biased variance is
-    training mode."""
-    out = []
-    momentum = profile.momentum_for(0.0)
-    for s in SITUATIONS:
-        x = s.layer()
-        want_mean, want_var = profile.converged(x.z)
-        args = {"running_mean": np.zeros((x.n, 1)), "running_var": np.ones((x.n, 1)), "z": x.z, "momentum": momentum}
-        out.append(case(f"{s.name}, the old value forgotten (momentum {momentum:g})", s.seed, "update_running", args,
-                        [value("running_mean", want_mean, "running", x.m, scales.batch_mean(x.z)),
-                         value("running_var", want_var, "running", x.m, scales.batch_var(x.z, x.eps) + 1)]))
-        if profile.running_var == "biased":
-            scale = scales.output(x.z, x.gamma, x.beta, x.eps)
-            required = ref.forward(x.z, x.gamma, x.beta, x.eps)
-            out.append(case(f"{s.name}, inference with the batch's statistics", s.seed, "forward_eval",
-                            _eval_args(x, want_mean, want_var), [value("output", required, "pair", x.m, 2 * scale)]))
     return out
 
 
@@ -116,21 +97,6 @@ def eval_formula() -> Cases:
         required = ref.forward_eval(x.z, x.gamma, x.beta, mean, var, x.eps)
         out.append(case(s.name, s.seed, "forward_eval", _eval_args(x, mean, var),
                         [value("output", required, "value", 1, scales.inference_output(x, mean, var))]))
-    return out
-
-
-def eval_per_example() -> Cases:
-    """Each example alone gives its column of the batch's inference output."""
-    out = []
-    for s in SITUATIONS:
-        x = s.layer()
-        mean, var = running_state(s.seed, x.n)
-        whole = ref.forward_eval(x.z, x.gamma, x.beta, mean, var, x.eps)
-        i = s.seed % x.m
-        scale = scales.inference_output(x, mean, var)[:, i:i + 1]
-        out.append(case(f"{s.name}, example {i} alone", s.seed, "forward_eval",
-                        _eval_args(x, mean, var, x.z[:, i:i + 1]),
-                        [value("output", whole[:, i:i + 1], "pair", 1, scale)]))
     return out
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..process.codec import HEX_FLOAT
+from ..process.codec import DTYPES, HEX_FLOAT
+from ..protocol import NAMES
 
 CLAUSE_ID = r"^[A-Z]+(-[A-Z]+)*-([0-9]+|REF)$"
-FUNCTIONS = ["forward", "backward", "update_running", "forward_eval"]
 
 
 def schema() -> dict[str, Any]:
@@ -22,7 +22,7 @@ def schema() -> dict[str, Any]:
             "type": "object", "required": ["dtype", "shape", "data"], "additionalProperties": False,
             "description": "an array; data holds the elements in row-major (C) order",
             "properties": {
-                "dtype": {"enum": ["float64", "float32", "float16"]},
+                "dtype": {"enum": list(DTYPES)},
                 "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
                 "data": {"type": "array", "items": {"$ref": "#/$defs/hex_float"}},
             },
@@ -44,7 +44,7 @@ def schema() -> dict[str, Any]:
             "properties": {
                 "name": {"type": "string"},
                 "shape": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-                "dtype": {"enum": ["float64", "float32", "float16"]},
+                "dtype": {"enum": list(DTYPES)},
                 "values": {"$ref": "#/$defs/array"},
                 "tolerance": {"$ref": "#/$defs/tolerance"},
             },
@@ -53,7 +53,7 @@ def schema() -> dict[str, Any]:
         "case": {
             "type": "object", "required": ["name", "seed", "call", "args", "expect"], "additionalProperties": False,
             "properties": {
-                "name": {"type": "string"}, "seed": {"type": "integer"}, "call": {"enum": FUNCTIONS},
+                "name": {"type": "string"}, "seed": {"type": "integer"}, "call": {"enum": list(NAMES)},
                 "args": {"type": "object", "additionalProperties": {
                     "oneOf": [{"$ref": "#/$defs/array"}, {"$ref": "#/$defs/hex_float"}]}},
                 "expect": {"oneOf": [
