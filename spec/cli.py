@@ -15,7 +15,7 @@ import time
 from . import cases, report, reproducible
 from .errors import UsageError
 from .runner import DEFAULT_MAX_EXAMPLES, passed
-from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session, exec_target
+from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session, target_of
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,9 +81,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
         raise UsageError("--max-examples must be at least 1")
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")
-    if (args.target is None) == (args.exec_command is None):
-        raise UsageError("give either TARGET or --exec COMMAND")
-    target = args.target if args.exec_command is None else exec_target(args.exec_command)
+    target = target_of(args.target, args.exec_command)
     return RunOptions(target, profile=args.profile, max_examples=args.max_examples, seed=args.seed,
                       timeout=args.timeout, isolate=args.isolate, memory_limit=args.memory_limit)
 

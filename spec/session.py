@@ -22,7 +22,7 @@ from typing import Any
 from . import reproducible
 from . import target as targets
 from .clauses import Clause, select
-from .errors import Status, TargetError
+from .errors import Status, TargetError, UsageError
 from .process.protocol import EXEC_PREFIX
 from .properties import Check
 from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, Options, passed, run_clause
@@ -83,9 +83,11 @@ class RunOptions:
         return f"bnspec check {where}{self.flags()}"
 
 
-def exec_target(command: str) -> str:
-    """The TARGET string of ``--exec COMMAND``."""
-    return EXEC_PREFIX + command
+def target_of(target: str | None, exec_command: str | None) -> str:
+    """The TARGET string of a command given ``TARGET`` or ``--exec COMMAND`` (exactly one of them)."""
+    if (target is None) == (exec_command is None):
+        raise UsageError("give either TARGET or --exec COMMAND")
+    return target if exec_command is None else EXEC_PREFIX + exec_command
 
 
 def _load(options: RunOptions) -> tuple[targets.Subject, Any]:
@@ -162,4 +164,4 @@ class Session:
 
 
 __all__ = ["DEFAULT_MEMORY_LIMIT_MB", "EXEC_PREFIX", "Mode", "RunOptions", "Session", "Status", "TargetError",
-           "exec_target", "passed"]
+           "target_of", "passed"]

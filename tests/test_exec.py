@@ -19,7 +19,7 @@ from bnspec.spec.errors import ImplementationCrashed, ImplementationRaised, Prot
 from bnspec.spec.process import codec, protocol
 from bnspec.spec.process.proxy import ProcessImpl
 from bnspec.spec.protocol import FUNCTIONS
-from bnspec.spec.session import RunOptions, Session, exec_target
+from bnspec.spec.session import RunOptions, Session, target_of
 from bnspec.spec.target import Target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +127,7 @@ def test_exec_with_isolate_runs_the_program_as_it_is():
 
 @NODE
 def test_the_js_handshake_declares_the_lecture_profile_and_all_functions():
-    with Session(RunOptions(exec_target(JS))) as session:
+    with Session(RunOptions(target_of(None, JS))) as session:
         target = Target(session.subject)
         assert target.profile.name == "lecture" and target.layout == "units_first"
         assert session.subject.declaration.functions == tuple(FUNCTIONS)
@@ -264,7 +264,7 @@ def test_the_clause_timeout_kills_a_hung_process(child, capsys):
 
 
 def test_layout_and_missing_functions_come_from_the_handshake(child, capsys):
-    with Session(RunOptions(exec_target(child("die", "batch_first")))) as session:
+    with Session(RunOptions(target_of(None, child("die", "batch_first")))) as session:
         subject = session.subject
         assert subject.layout == "batch_first" and not subject.has("backward") and subject.has("forward_eval")
         assert not hasattr(subject.impl, "backward") and callable(subject.impl.forward_eval)

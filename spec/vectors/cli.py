@@ -19,7 +19,7 @@ from typing import Any
 from .. import report
 from ..errors import UsageError
 from ..runner import passed
-from ..session import RunOptions, Session, exec_target
+from ..session import RunOptions, Session, target_of
 from . import FORMAT_VERSION
 from .check import command, read_set, run
 from .files import export, read_manifest
@@ -50,14 +50,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    if (args.target is None) == (args.exec_command is None):
-        raise UsageError("give either TARGET or --exec COMMAND")
     manifest = read_manifest(args.directory)
     wanted = [c for c in manifest["clauses"]
               if not args.clause or any(c == p or c.startswith(p) for p in args.clause)]
     if not wanted:
         raise UsageError(f"no clause of the set matches {args.clause}")
-    target = args.target if args.exec_command is None else exec_target(args.exec_command)
+    target = target_of(args.target, args.exec_command)
     with Session(RunOptions(target, profile=args.profile)) as session:
         cases = read_set(args.directory, manifest, session.profile, wanted)
         if not args.quiet:
