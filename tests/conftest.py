@@ -1,4 +1,5 @@
-"""Hypothesis profiles for the suite and the zoo's import path.
+"""Hypothesis profiles for the suite, the zoo's import path, and the skips of
+tests/requirements.py (a missing framework, program or asset).
 
 ``ci`` (the default, used by ``make test``): derandomized and bounded.
 ``thorough``: many more examples, for long runs (``HYPOTHESIS_PROFILE=thorough``).
@@ -15,6 +16,9 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # `import zoo`
+
+# A test whose framework, program or asset is missing is skipped, or fails under BNSPEC_REQUIRE_ALL=1.
+from requirements import pytest_runtest_setup  # noqa: E402,F401
 
 settings.register_profile(
     "ci", max_examples=40, derandomize=True, deadline=None, database=None,

@@ -17,12 +17,20 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from requirements import missing_program, need_extra, need_path
+
 ROOT = Path(__file__).resolve().parents[1]
 MKDOCS = Path(sys.executable).with_name("mkdocs")
+#: Where `make docs` (and `make test`) installs the npm package katex; docs/sitegen/hooks.py copies it into the site.
+KATEX = ROOT / "build" / "npm" / "node_modules" / "katex" / "dist"
 
 
 def built_site(tmp_path_factory) -> Path:
-    """The site built from this tree, shared by the session's workers."""
+    """The site built from this tree, shared by the session's workers.  Skipped (failed under
+    BNSPEC_REQUIRE_ALL=1) without the docs extra or KaTeX."""
+    need_extra("docs")
+    need_path(KATEX, "`make docs` installs KaTeX from npm" + (
+        "; npm is not installed either" if missing_program("npm", "") else ""))
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     site = shared / "docs-site"
