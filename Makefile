@@ -12,7 +12,7 @@ KATEX := build/npm/.katex-$(KATEX_VERSION)
 # The frameworks of the bundled adapters, each an optional extra.
 FRAMEWORKS := torch,flax,keras,onnxruntime,tinygrad,mlx
 
-.PHONY: run test lint matrix bench docs clean
+.PHONY: run test lint matrix bench docs clean mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +43,12 @@ run: $(STAMP)
 
 # The docs tests (tests/test_docs_*.py) build the site once and load it in headless Chromium.
 test: $(FRAMEWORKS_STAMP) $(DOCS_STAMP) $(KATEX)
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
-	$(BIN)/ruff check spec reference tests examples docs/sitegen bench
+	BNSPEC_REQUIRE_ALL=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
+	$(BIN)/ruff check spec reference tests examples docs/sitegen bench mutation
 	$(BIN)/mypy
 
 lint: $(STAMP)
-	$(BIN)/ruff check spec reference tests examples docs/sitegen bench
+	$(BIN)/ruff check spec reference tests examples docs/sitegen bench mutation
 	$(BIN)/mypy
 
 # The conformance matrix from real runs of the reference and every adapter.
@@ -59,6 +59,19 @@ matrix: $(FRAMEWORKS_STAMP)
 # docs/bench/results.json and docs/bench.md (outside the test suite: timings need a quiet machine).
 bench: $(FRAMEWORKS_STAMP)
 	$(BIN)/python bench/run.py
+
+# Mutation testing of examples/learner_bn.py with cosmic-ray (the `mutation` extra), `bnspec check` as its test,
+# on copies under build/mutation/: writes docs/mutation.md and docs/mutation/results.json (see mutation/run.py).
+# MUTATION_ARGS="--spec HEAD" checks against the committed spec; "--report-only" only rewrites the page.
+MUTATION_STAMP := $(VENV)/.mutation
+MUTATION_ARGS ?=
+
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	$(BIN)/python mutation/run.py $(MUTATION_ARGS)
 
 # The documentation site, into site/ (--strict: any warning fails the build).
 docs: $(DOCS_STAMP) $(KATEX)
