@@ -89,15 +89,8 @@ class CompiledLayerBN:
                                 momentum)[1:3]
         return _out(mean, z.dtype), _out(var, z.dtype)
 
-    def forward_eval(
-        self,
-        z: np.ndarray,
-        gamma: np.ndarray,
-        beta: np.ndarray,
-        running_mean: np.ndarray,
-        running_var: np.ndarray,
-        eps: float,
-    ) -> np.ndarray:
+    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                     running_var: np.ndarray, eps: float) -> np.ndarray:
         layer = self._layer(z)
         y, _, _ = layer.eval(*self._args(layer, z, gamma, beta, running_mean, running_var, eps, TRAINING_MOMENTUM))
         return _out(y, z.dtype)

@@ -116,15 +116,8 @@ class MlxBN:
         new_mean, new_var = _numpy(bn.running_mean, bn.running_var)
         return new_mean, new_var
 
-    def forward_eval(
-        self,
-        z: np.ndarray,
-        gamma: np.ndarray,
-        beta: np.ndarray,
-        running_mean: np.ndarray,
-        running_var: np.ndarray,
-        eps: float,
-    ) -> np.ndarray:
+    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                     running_var: np.ndarray, eps: float) -> np.ndarray:
         x, (weight, bias, mean, var), _ = _arrays(z, [gamma, beta, running_mean, running_var])
         bn = nn.BatchNorm(x.shape[1], eps=eps)
         bn.weight, bn.bias, bn.running_mean, bn.running_var = weight, bias, mean, var

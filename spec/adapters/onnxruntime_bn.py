@@ -151,15 +151,8 @@ class OnnxRuntimeBN:
         )
         return new_mean, new_var
 
-    def forward_eval(
-        self,
-        z: np.ndarray,
-        gamma: np.ndarray,
-        beta: np.ndarray,
-        running_mean: np.ndarray,
-        running_var: np.ndarray,
-        eps: float,
-    ) -> np.ndarray:
+    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                     running_var: np.ndarray, eps: float) -> np.ndarray:
         (y,) = self._run(
             z, {"scale": gamma, "B": beta, "input_mean": running_mean, "input_var": running_var}, eps, None
         )

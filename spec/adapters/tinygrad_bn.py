@@ -220,15 +220,8 @@ class TinygradBN:
         new_mean, new_var = self._run("update_running", (m, n), packed)
         return new_mean, new_var
 
-    def forward_eval(
-        self,
-        z: np.ndarray,
-        gamma: np.ndarray,
-        beta: np.ndarray,
-        running_mean: np.ndarray,
-        running_var: np.ndarray,
-        eps: float,
-    ) -> np.ndarray:
+    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                     running_var: np.ndarray, eps: float) -> np.ndarray:
         packed = self._pack(z, [gamma, beta, running_mean, running_var], [eps])
         (out,) = self._run("forward_eval", np.shape(z), packed)
         return out

@@ -127,15 +127,8 @@ class TorchBN:
             functional.batch_norm(zt, mean, var, training=True, momentum=float(momentum))  # updates mean, var in place
         return _numpy(mean).astype(running_mean.dtype), _numpy(var).astype(running_var.dtype)
 
-    def forward_eval(
-        self,
-        z: np.ndarray,
-        gamma: np.ndarray,
-        beta: np.ndarray,
-        running_mean: np.ndarray,
-        running_var: np.ndarray,
-        eps: float,
-    ) -> np.ndarray:
+    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                     running_var: np.ndarray, eps: float) -> np.ndarray:
         zt = _tensor(z)
         stats = _tensor(running_mean, zt.dtype), _tensor(running_var, zt.dtype)
         affine = _tensor(gamma, zt.dtype), _tensor(beta, zt.dtype)
