@@ -28,12 +28,11 @@ Decisions:
 - Scalars (eps, momentum, lr, ...) accept any real number that is not a bool:
   Python and numpy ints and floats; a finite float is required, and an integer
   too large for a float is a ValueError.
-- Non-finite entries (NaN, +-inf) are refused.  Most functions check before
-  any arithmetic; the layer's ``forward`` and ``backward``, whose speed is
-  measured, check their ``n x m`` results instead (:func:`finite_result`),
-  which costs one pass instead of one per input and also catches finite
-  inputs whose arithmetic overflows (``z`` near 1e308): they never return a
-  NaN or an infinity either.
+- Non-finite entries (NaN, +-inf) are refused, before any arithmetic.  The
+  layer's ``forward``, ``backward`` and ``forward_eval`` also check their
+  results (:func:`finite_result`), which catches finite inputs whose
+  arithmetic overflows (``z`` near 1e308): they never return a NaN or an
+  infinity either.
 """
 
 from __future__ import annotations
@@ -112,16 +111,17 @@ def finite_result(result: np.ndarray, what: str, **inputs: np.ndarray) -> np.nda
 
     An input with a NaN or an infinity is named as :func:`matrix` names it;
     if every input is finite, the arithmetic overflowed, and the message names
-    the inputs and ``what`` overflowed.  Called on the results of a block of
-    rows while they are in cache: one pass, the cheapest kind.
+    the inputs and ``what`` overflowed.
     """
     if all_finite(result):
         return result
     for name, value in inputs.items():
         if not all_finite(value):
             raise ValueError(f"{name}: contains NaN or infinite values")
+    # numpy's finfo does not know bfloat16: its largest value is (2 - 2^-7) 2^127.
+    largest = (2 - 2**-7) * 2.0**127 if is_bfloat16(result.dtype) else np.finfo(result.dtype).max
     raise ValueError(f"{', '.join(inputs)}: values too large: {what} overflows {result.dtype} "
-                     f"(its largest value is {np.finfo(result.dtype).max:.3g})")
+                     f"(its largest value is {largest:.3g})")
 
 
 def column(name: str, value: Any, n: int, of: str | None = None) -> np.ndarray:

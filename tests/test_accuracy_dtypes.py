@@ -6,6 +6,7 @@ clause's worst error in units of eps * cond."""
 from __future__ import annotations
 
 import numpy as np
+from requirements import require_module
 from spec_runs import run
 from zoo.base import CorrectBN
 
@@ -58,6 +59,7 @@ def test_bfloat16_without_ml_dtypes_is_not_applicable_with_the_reason(monkeypatc
     assert "ml-dtypes" in result.message
 
 
+@require_module("ml_dtypes", "dev")
 def test_a_bfloat16_failure_reproduces_with_ml_dtypes():
     """The reproducer of a bfloat16 failure builds its arrays with ml_dtypes (numpy has no np.bfloat16)
     and rebuilds them exactly."""

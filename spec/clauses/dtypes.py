@@ -16,13 +16,13 @@ clause("BN-F16-1", "MUST", "float16 accumulated in float32",
        "results within float32's condition-scaled tolerance plus a few float16 roundings of the exact "
        "results: the sums run in float32.",
        r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s + 4\, u_{16}\, |\tilde z|",
-       ("convention",), implements=FWD_BWD + (_BN + "_centered",))
+       ("convention",), implements=FWD_BWD + (_BN + "_layer_arguments",))
 clause("BN-BF16-1", "MUST", "bfloat16 accumulated in float32",
        "With bfloat16 inputs (for targets that declare bfloat16), forward and backward return bfloat16 "
        "results within float32's condition-scaled tolerance plus a few bfloat16 roundings of the exact "
        "results: the sums run in float32.",
        r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s + 4\, u_{\mathrm{bf16}}\, |\tilde z|",
-       ("convention",), implements=FWD_BWD + (_BN + "_centered",))
+       ("convention",), implements=FWD_BWD + (_BN + "_layer_arguments",))
 clause("BN-F16-2", "MUST", "No float16 overflow in the sums",
        "With float16 inputs whose sum exceeds float16's largest value 65504 (m of 256 to 512 values "
        "near 300 or more), forward and backward still return finite results within BN-F16-1's "
@@ -33,4 +33,4 @@ clause("BN-VAR-1", "MUST", "The variance is never negative",
        "For units nearly constant far from 0, in every dtype the target declares, forward and backward "
        "return finite results within the dtype's tolerance: the variance never comes out negative.",
        r"\sigma^2 \ge 0 \;\Rightarrow\; \sqrt{\sigma^2 + \varepsilon} \in \mathbb{R}", ("convention",),
-       implements=(_BN + "_centered",))
+       implements=(_BN + "_statistics",))

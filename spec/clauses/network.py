@@ -4,7 +4,6 @@ loop and the optimizers (L1-L4, L6, L7, L11)."""
 from . import clause
 
 _NET = "bnspec.reference.network."
-_OPT = "bnspec.reference.optimizers."
 _TRAIN = "bnspec.reference.training."
 
 clause("NET-SHAPE-1", "MUST", "The parameters of a network with BN",
@@ -42,33 +41,3 @@ clause("TRAIN-1", "MUST", "Training with BN lowers the loss",
        "descent, momentum, RMSprop and Adam.",
        r"\mathcal{L}_{\text{end}} < \mathcal{L}_{\text{start}}", ("L4", "L6", "L11"), subject="network",
        implements=(_TRAIN + "train",))
-clause("TRAIN-2", "MUST", "Mini-batches",
-       "An epoch shuffles the examples and splits them into mini-batches of the given size (the "
-       "last may be smaller), each example exactly once.",
-       r"X = [X^{\{1\}}, \dots, X^{\{T\}}]", ("L6", "L11"), subject="reference",
-       implements=(_TRAIN + "minibatches",))
-clause("OPT-GD-1", "MUST", "Gradient descent",
-       "One step of gradient descent gives p - alpha * dp for every parameter.",
-       r"p \leftarrow p - \alpha\, dp", ("L4", "L11"), subject="reference",
-       implements=(_OPT + "GradientDescent",))
-clause("OPT-MOM-1", "MUST", "Momentum",
-       "One step of momentum gives v = momentum * v + (1 - momentum) * dp, p - alpha * v.",
-       r"v \leftarrow \beta_1 v + (1-\beta_1)\,dp,\ p \leftarrow p - \alpha v", ("L4", "L11"),
-       subject="reference", implements=(_OPT + "Momentum",))
-clause("OPT-RMS-1", "MUST", "RMSprop",
-       "One step of RMSprop gives s = rho * s + (1 - rho) * dp^2, p - alpha * dp / (sqrt(s) + eps).",
-       r"s \leftarrow \rho s + (1-\rho)\,dp^2,\ p \leftarrow p - \alpha\, dp/(\sqrt{s}+\epsilon)",
-       ("L4", "L11"), subject="reference", implements=(_OPT + "RMSprop",))
-clause("OPT-ADAM-1", "MUST", "Adam",
-       "One step of Adam gives the bias-corrected v_hat / (sqrt(s_hat) + eps) update.",
-       r"p \leftarrow p - \alpha\, \frac{v/(1-\beta_1^t)}{\sqrt{s/(1-\beta_2^t)} + \epsilon}",
-       ("L4", "L11"), subject="reference", implements=(_OPT + "Adam",))
-clause("OPT-ALL-1", "MUST", "Every optimizer learns gamma and beta",
-       "Each optimizer updates gamma[l] and beta[l] of every BN layer, like W[l].",
-       r"\gamma^{[l]} \leftarrow \gamma^{[l]} - \alpha\, d\gamma^{[l]}", ("L4", "L11"),
-       subject="reference", implements=(_OPT + "OPTIMIZERS",))
-clause("OPT-BETA-1", "MUST", "Two different betas",
-       "The optimizers' hyperparameters (beta1, beta2) and BN's beta[l] are separate: changing one "
-       "never changes the other.",
-       r"\beta^{[l]}_{\mathrm{BN}} \perp \beta_1, \beta_2", ("L3",), subject="reference",
-       implements=(_OPT + "Adam",))

@@ -64,6 +64,6 @@ def proves(
 
 def load_all() -> dict[str, Property]:
     """Import every property module and return the registry."""
-    from . import accuracy, dtypes, forward, gradients, invariance, network, optimizers, purity, running  # noqa: F401, I001
+    from . import dtypes, forward, gradients, invariance, network, purity, running  # noqa: F401, I001
 
     return PROPERTIES
