@@ -57,7 +57,8 @@ def compare(what: str, observed: np.ndarray, required: np.ndarray, tol: Toleranc
     if not mismatched.any():
         return worst, ""
     index = tuple(int(i) for i in np.unravel_index(np.argmax(ratio), ratio.shape))
-    relative = error / np.maximum(np.abs(required), np.finfo(np.float64).tiny)
+    with np.errstate(over="ignore"):  # an error of 1e300 against a required 1e-300: inf is the right answer
+        relative = error / np.maximum(np.abs(required), np.finfo(np.float64).tiny)
     return worst, (
         f"{what}: {int(mismatched.sum())} of {observed.size} elements mismatch ({tol.kind} tolerance); "
         f"worst at index {index}: observed {_fmt(observed[index])}, required {_fmt(required[index])} "
