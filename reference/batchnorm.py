@@ -99,8 +99,9 @@ def batch_statistics(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     of each unit over the mini-batch (L6): ``n[l] x m`` -> two ``n[l] x 1`` arrays in the work dtype,
     by the corrected two-pass algorithm (:func:`_statistics`), never ``E[z^2] - E[z]^2``."""
     z = arguments.matrix("z", z)
-    mu, _, var = _statistics(z.astype(arguments.working_dtype(z.dtype)))
-    return mu, var
+    with np.errstate(all="ignore"):  # an overflow of the squares is reported below, naming z
+        mu, _, var = _statistics(z.astype(arguments.working_dtype(z.dtype)))
+    return mu, arguments.finite_result(var, "the variance", z=z)
 
 
 def forward(z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray:
@@ -159,12 +160,15 @@ def update_running(running_mean: np.ndarray, running_var: np.ndarray, z: np.ndar
     Raises TypeError, ValueError as :func:`forward`, and for ``momentum`` outside [0, 1] or a
     negative ``running_var``.
     """
-    mu, var = batch_statistics(z)
+    mu, var = batch_statistics(z)  # z's variance must be finite: refused by name otherwise
     running_mean, running_var = _running_arguments(running_mean, running_var, mu.shape[0], "z")
     momentum = arguments.fraction("momentum", momentum)
-    new_mean = momentum * running_mean.astype(mu.dtype) + (1.0 - momentum) * mu
-    new_var = momentum * running_var.astype(mu.dtype) + (1.0 - momentum) * var
-    return new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
+    with np.errstate(all="ignore"):  # an overflow is reported below, naming the inputs
+        new_mean = (momentum * running_mean.astype(mu.dtype) + (1.0 - momentum) * mu).astype(running_mean.dtype)
+        new_var = (momentum * running_var.astype(mu.dtype) + (1.0 - momentum) * var).astype(running_var.dtype)
+    inputs = {"running_mean": running_mean, "running_var": running_var, "z": z}
+    return (arguments.finite_result(new_mean, "the running mean", **inputs),
+            arguments.finite_result(new_var, "the running variance", **inputs))
 
 
 def eval_affine(gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray,
@@ -175,8 +179,12 @@ def eval_affine(gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray, r
     gamma = arguments.matrix("gamma", gamma, cols=1)
     beta = arguments.column("beta", beta, gamma.shape[0], of="gamma")
     running_mean, running_var = _running_arguments(running_mean, running_var, gamma.shape[0], "gamma")
-    scale = gamma / np.sqrt(running_var + arguments.positive("eps", eps))
-    return scale, beta - scale * running_mean
+    with np.errstate(all="ignore"):  # an overflow is reported below, naming the inputs
+        scale = gamma / np.sqrt(running_var + arguments.positive("eps", eps))
+        shift = beta - scale * running_mean
+    inputs = {"gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
+    return (arguments.finite_result(scale, "the scale", **inputs),
+            arguments.finite_result(shift, "the shift", **inputs))
 
 
 def forward_eval(z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
@@ -203,4 +211,6 @@ def fold_into_dense(W: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_
     beta = arguments.column("beta", beta, W.shape[0], of="the rows of W")
     running_mean, running_var = _running_arguments(running_mean, running_var, W.shape[0], "the rows of W")
     scale, shift = eval_affine(gamma, beta, running_mean, running_var, eps)
-    return scale * W, shift
+    with np.errstate(all="ignore"):  # an overflow is reported below, naming the inputs
+        folded = scale * W
+    return arguments.finite_result(folded, "the folded W", W=W, gamma=gamma, running_var=running_var), shift

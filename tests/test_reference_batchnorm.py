@@ -229,3 +229,15 @@ def test_no_process_wide_numpy_setting_is_touched(monkeypatch):
     bn.update_running(p, p, z, 0.9)
     bn.forward_eval(z, p, p, p, p, 1e-5)
     assert np.geterr() == errors
+
+
+def test_finite_inputs_whose_running_update_or_folding_overflows_are_refused_by_name():
+    z = np.array([[1e308, -1e308, 1e308]])
+    with pytest.raises(ValueError, match="values too large: the variance"):
+        bn.update_running(np.zeros((1, 1)), np.ones((1, 1)), z, 0.5)
+    big = np.full((1, 1), 1e308)
+    with pytest.raises(ValueError, match="values too large: the folded W"):
+        bn.fold_into_dense(np.full((1, 2), 1e308), np.full((1, 1), 1e300), np.zeros((1, 1)), np.zeros((1, 1)),
+                                  np.zeros((1, 1)), 1e-5)
+    with pytest.raises(ValueError, match="values too large: the shift"):
+        bn.eval_affine(np.ones((1, 1)), np.full((1, 1), -1e308), big, np.full((1, 1), 1e-300), 1e-300)
