@@ -85,9 +85,11 @@ class RunOptions:
 
 def target_of(target: str | None, exec_command: str | None) -> str:
     """The TARGET string of a command given ``TARGET`` or ``--exec COMMAND`` (exactly one of them)."""
-    if (target is None) == (exec_command is None):
-        raise UsageError("give either TARGET or --exec COMMAND")
-    return target if exec_command is None else EXEC_PREFIX + exec_command
+    if exec_command is None and target is not None:
+        return target
+    if exec_command is not None and target is None:
+        return EXEC_PREFIX + exec_command
+    raise UsageError("give either TARGET or --exec COMMAND")
 
 
 def _load(options: RunOptions) -> tuple[targets.Subject, Any]:
