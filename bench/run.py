@@ -32,7 +32,6 @@ page ``docs/bench.md``.  Run: ``.venv/bin/python bench/run.py`` (or ``make bench
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -59,12 +58,10 @@ TARGET_RATIO = 1.5
 
 
 def fast_bn():
-    """examples/fast_bn.py, loaded from its path (it is an example, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("fast_bn", FAST_BN)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """examples/fast_bn.py, loaded from its path as `bnspec check` loads a file target."""
+    from bnspec.spec.target import resolve
+
+    return resolve(str(FAST_BN))
 
 
 def cpu_model() -> str:

@@ -8,28 +8,17 @@ import dataclasses
 
 import pytest
 from spec_runs import options
+from test_reference_optimizers import ascent
 
 from bnspec.reference import optimizers
 from bnspec.spec.clauses import REGISTRY
 from bnspec.spec.runner import run_clause
 from bnspec.spec.target import load
 
-
-def _ascent(cls):
-    """The optimizer's step with the sign of the update flipped (gradient ascent)."""
-    step = cls.step
-
-    def wrong(self, params, grads, state):
-        new, state = step(self, params, grads, state)
-        return {k: 2 * params[k] - v for k, v in new.items()}, state
-
-    return wrong
-
-
 ORIGINAL_ADAM_STEP = optimizers.Adam.step
 
 CAUGHT_BY = [
-    ((optimizers.Adam, "step", _ascent(optimizers.Adam)), "TRAIN-1"),
+    ((optimizers.Adam, "step", ascent(optimizers.Adam)), "TRAIN-1"),
 ]
 
 

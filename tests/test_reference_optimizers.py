@@ -155,7 +155,7 @@ def test_the_reference_follows_the_formula(check):
 # -- each check rejects a faulty version ------------------------------------------------------
 
 
-def _ascent(cls):
+def ascent(cls):
     """The optimizer's step with the sign of the update flipped (gradient ascent)."""
     step = cls.step
 
@@ -193,10 +193,10 @@ ORIGINAL_ADAM_STEP = optimizers.Adam.step
 ORIGINAL_MINIBATCHES = training.minibatches
 
 CAUGHT_BY = [
-    ((optimizers.GradientDescent, "step", _ascent(optimizers.GradientDescent)), gradient_descent),
-    ((optimizers.Momentum, "step", _ascent(optimizers.Momentum)), momentum),
-    ((optimizers.RMSprop, "step", _ascent(optimizers.RMSprop)), rmsprop),
-    ((optimizers.Adam, "step", _ascent(optimizers.Adam)), adam),
+    ((optimizers.GradientDescent, "step", ascent(optimizers.GradientDescent)), gradient_descent),
+    ((optimizers.Momentum, "step", ascent(optimizers.Momentum)), momentum),
+    ((optimizers.RMSprop, "step", ascent(optimizers.RMSprop)), rmsprop),
+    ((optimizers.Adam, "step", ascent(optimizers.Adam)), adam),
     ((optimizers.Momentum, "step", _skip_gamma_beta(optimizers.Momentum)), every_optimizer_learns_gamma_and_beta),
     ((optimizers.Adam, "step", _adam_updates_beta), two_different_betas),
     ((training, "minibatches", _drop_last_batch), minibatches_partition_the_examples),
