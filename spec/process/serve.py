@@ -52,7 +52,7 @@ def _private_channel() -> tuple[IO[bytes], IO[bytes]]:
     os.close(null)
     os.dup2(2, 1)
     for stream in (sys.stdout, sys.stderr):
-        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # sys.stdout is typed TextIO; it is a TextIOWrapper here
     return reader, writer
 
 
