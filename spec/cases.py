@@ -73,9 +73,19 @@ def _file_name(result: ClauseResult, seed: int) -> str:
     return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', result.clause.id)}-seed{seed}.json"
 
 
+def _unused(path: Path) -> Path:
+    """``path``, or ``NAME-2.json``, ``NAME-3.json``, ... if it exists: an earlier run's case is never
+    overwritten."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
+
+
 def save_all(directory: str | Path, results: list[ClauseResult], meta: dict) -> list[Path]:
     """Write a case file for each FAIL or error result that has draws; return the paths."""
-    from .report import _atomic_write
+    from .report import write_file
 
     written = []
     for result in results:
@@ -86,8 +96,8 @@ def save_all(directory: str | Path, results: list[ClauseResult], meta: dict) -> 
         except CodecError as error:  # a draw that JSON cannot hold exactly: say so, save the rest
             print(f"bnspec: {result.clause.id}: not saved: {error}", file=sys.stderr)
             continue
-        path = Path(directory) / _file_name(result, meta.get("seed", 0))
-        _atomic_write(path, json.dumps(content, indent=1))
+        path = _unused(Path(directory) / _file_name(result, meta.get("seed", 0)))
+        write_file(path, json.dumps(content, indent=1))
         written.append(path)
     return written
 
@@ -96,14 +106,19 @@ def read(path: str | Path) -> dict:
     """A case file's content, checked and with its draws decoded."""
     try:
         content = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise CaseError(f"{path}: cannot read a case file: {error}") from None
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise CaseError(f"{path}: not a case file (format {FORMAT!r})")
+    for key, kind in (("clause", str), ("target", str), ("seed", int)):
+        if not isinstance(content.get(key), kind) or isinstance(content.get(key), bool):
+            raise CaseError(f"{path}: {key} must be a {kind.__name__}, got {content.get(key)!r:.80}")
+    if "profile" in content and not isinstance(content["profile"], str | None):
+        raise CaseError(f"{path}: profile must be a string, got {content['profile']!r:.80}")
     try:
         content["draws"] = [(str(label), decode_value(value, str(label))) for label, value in content["draws"]]
-    except (KeyError, TypeError, ValueError) as error:
-        raise CaseError(f"{path}: bad draws: {error}") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as error:
+        raise CaseError(f"{path}: bad draws: {type(error).__name__}: {error}") from None
     return content
 
 
@@ -113,11 +128,22 @@ def read(path: str | Path) -> dict:
 def add_parser(commands: Any) -> None:
     replay = commands.add_parser("replay", help="run a saved failure (--save-failures) again")
     replay.add_argument("case", metavar="FILE", help="a case file written by bnspec check --save-failures")
-    replay.add_argument("target", nargs="?", help="the implementation (default: the case's own target)")
+    replay.add_argument("target", nargs="?", help="the implementation to run the case against (default: the "
+                                                  "case's own target, if it is 'reference' or a bundled adapter)")
+    replay.add_argument("--trust-target", action="store_true",
+                        help="run the case's own target even if it is a file, module or exec: command (a case "
+                             "file is data: without this, replay never runs code the file names)")
     replay.add_argument("--profile", help="conventions to expect (default: the case's profile)")
     replay.add_argument("--timeout", type=float, metavar="SECONDS", help="time limit (the case errors)")
     replay.add_argument("--isolate", action="store_true", help="run the implementation in a child process")
     replay.add_argument("--memory-limit", type=int, metavar="MB", help="with --isolate: the child's memory headroom")
+
+
+def _bundled(spec: str) -> bool:
+    """Whether ``spec`` names code that ships with bnspec (the reference or a bundled adapter)."""
+    from .adapters import ADAPTERS
+
+    return spec == "reference" or spec in ADAPTERS
 
 
 def main(args: argparse.Namespace) -> int:
@@ -137,6 +163,9 @@ def main(args: argparse.Namespace) -> int:
     if clause is None:
         raise UsageError(f"{args.case}: no clause {case.get('clause')!r} in this specification")
     spec = args.target or case["target"]
+    if not args.target and not args.trust_target and not _bundled(spec):
+        raise UsageError(f"{args.case} names the target {spec!r}, which replay does not run on the file's word: "
+                         f"give the TARGET on the command line (or --trust-target)")
     options = RunOptions(spec, profile=args.profile or case.get("profile"), seed=int(case.get("seed", 0)),
                          timeout=args.timeout, isolate=args.isolate,
                          memory_limit=DEFAULT_MEMORY_LIMIT_MB if args.memory_limit is None else args.memory_limit)

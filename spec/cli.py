@@ -9,8 +9,10 @@ too) and nothing errored; 1 when a clause fails or errors; 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 from . import cases, report, reproducible
 from .errors import UsageError
@@ -21,7 +23,11 @@ from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session, target_of
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnspec", description="The executable specification of batch normalization.")
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="check an implementation against every clause")
+    check = commands.add_parser(
+        "check", help="check an implementation against every clause",
+        description="Check an implementation against every clause. Trust: in process the implementation is "
+                    "cooperative code (it could patch numpy or bnspec); for untrusted code use --isolate or "
+                    "--exec, where the verdict is computed from the data it sends back (docs/robustness.md).")
     check.add_argument("target", nargs="?",
                        help="'reference', 'module:attribute', 'path/to/file.py:attribute' or 'exec:COMMAND'")
     check.add_argument("--exec", metavar="COMMAND", dest="exec_command",
@@ -77,10 +83,6 @@ def _matrix(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace) -> RunOptions:
     """The run's options from ``bnspec check``'s arguments; UsageError for a bad one."""
-    if args.max_examples < 1:
-        raise UsageError("--max-examples must be at least 1")
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError("--timeout must be a positive number of seconds")
     target = target_of(args.target, args.exec_command)
     return RunOptions(target, profile=args.profile, max_examples=args.max_examples, seed=args.seed,
                       timeout=args.timeout, isolate=args.isolate, memory_limit=args.memory_limit)
@@ -88,11 +90,17 @@ def _options(args: argparse.Namespace) -> RunOptions:
 
 def _check(args: argparse.Namespace) -> int:
     options = _options(args)
+    # Output paths are checked and made absolute before anything runs.
+    json_path = report.check_destination(args.json, "--json") if args.json else None
+    junit_path = report.check_destination(args.junit, "--junit") if args.junit else None
+    failures_dir = Path(os.path.abspath(args.save_failures)) if args.save_failures else None
+    if failures_dir is not None and failures_dir.exists() and not failures_dir.is_dir():
+        raise UsageError(f"--save-failures: {args.save_failures!r} is not a folder")
+    out = report.Console(sys.stdout)
     with Session(options) as session:
         clauses = session.clauses(args.clause)
         if not clauses:
             raise UsageError(f"no clause matches {args.clause}")
-        out = sys.stdout
         if not args.quiet:
             print(f"{options.command()}  (profile {session.profile}, layout {session.subject.layout.value}, "
                   f"seed {args.seed}, {args.max_examples} examples per clause)", file=out)
@@ -107,19 +115,21 @@ def _check(args: argparse.Namespace) -> int:
 
         start = time.perf_counter()
         results = session.run(clauses, progress, fail_fast=args.fail_fast, strict=args.strict)
+    seconds = time.perf_counter() - start
+    # The reports first: nothing printed afterwards can lose them.
+    if junit_path:
+        report.write_junit(junit_path, results, options.command())
+    if json_path:
+        report.write_json(json_path, results, session.meta())
+    saved = cases.save_all(failures_dir, results, session.meta()) if failures_dir else []
     report.print_failures(results, out)
     ok = passed(results, args.strict)
-    print(f"\n{report.summary(r.status for r in results)} in {time.perf_counter() - start:.1f}s: "
+    print(f"\n{report.summary(r.status for r in results)} in {seconds:.1f}s: "
           f"{'conforms' if ok else 'does not conform'}", file=out)
     if len(results) < len(clauses):
         print(f"stopped early (--fail-fast): {len(clauses) - len(results)} clauses not run", file=out)
-    if args.junit:
-        report.write_junit(args.junit, results, options.command())
-    if args.json:
-        report.write_json(args.json, results, session.meta())
-    if args.save_failures:
-        for path in cases.save_all(args.save_failures, results, session.meta()):
-            print(f"saved {path}: bnspec replay {path} {options.target}", file=out)
+    for path in saved:
+        print(f"saved {path}: bnspec replay {path} {options.target}", file=out)
     return 0 if ok else 1
 
 

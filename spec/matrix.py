@@ -115,5 +115,5 @@ def build(names: list[str], max_examples: int, seed: int = 0) -> dict:
 
 
 def write(matrix: dict, folder: Path) -> None:
-    report._atomic_write(folder / "matrix.json", json.dumps(matrix, indent=2) + "\n")
-    report._atomic_write(folder / "matrix.md", markdown(matrix))
+    report.write_file(folder / "matrix.json", json.dumps(matrix, indent=2) + "\n")
+    report.write_file(folder / "matrix.md", markdown(matrix))

@@ -192,12 +192,19 @@ def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes:
 
 
 def declaration_of(impl: Any, where: str = "target") -> Declaration:
-    """The declaration of a loaded Python object (module, instance)."""
-    functions = [f for f in NAMES if callable(getattr(impl, f, None))]
-    if not functions:
-        raise TargetError(f"{where}: has none of the protocol's functions {NAMES}")
-    return declaration(functions, getattr(impl, "layout", None), getattr(impl, "profile", None),
-                       getattr(impl, "dtypes", None), where)
+    """The declaration of a loaded Python object (module, instance).  Reading it runs the object's
+    code (properties, ``__eq__``): whatever that raises, ``SystemExit`` included, is a
+    :class:`TargetError` with one line, never the end of the run."""
+    try:
+        functions = [f for f in NAMES if callable(getattr(impl, f, None))]
+        if not functions:
+            raise TargetError(f"{where}: has none of the protocol's functions {NAMES}")
+        return declaration(functions, getattr(impl, "layout", None), getattr(impl, "profile", None),
+                           getattr(impl, "dtypes", None), where)
+    except TargetError:
+        raise
+    except BaseException as exc:  # noqa: B036 - the object's own code decides no exit status
+        raise TargetError(f"{where}: reading its declarations raised {type(exc).__name__}: {exc}") from None
 
 
 def _is_float_dtype(dtype: np.dtype) -> bool:
@@ -209,7 +216,8 @@ def results(function: str, value: Any, layout: Layout, n: int, m: int) -> tuple[
 
     ``value`` is what the implementation returned (one array, or a tuple of
     them); each must be a ``numpy.ndarray`` of a real floating dtype
-    and the shape its role has in ``layout``.  :class:`ProtocolBreach` names
+    and the shape its role has in ``layout``, and is read as a base-class array
+    (masked arrays and ``np.matrix`` are refused).  :class:`ProtocolBreach` names
     the function, the result and what was wrong."""
     signature = FUNCTIONS[function]
     slots = signature.results
@@ -226,6 +234,11 @@ def results(function: str, value: Any, layout: Layout, n: int, m: int) -> tuple[
         if not isinstance(result, np.ndarray):
             raise ProtocolBreach(f"{function} returned {type(result).__name__} for {slot.name}; the protocol "
                                  f"requires a numpy.ndarray of shape {expected}")
+        if isinstance(result, np.ma.MaskedArray | np.matrix):  # a mask hides values; a matrix changes '*'
+            raise ProtocolBreach(f"{function} returned a {type(result).__name__} for {slot.name}; the protocol "
+                                 "requires a plain numpy.ndarray")
+        # Any other subclass is read as the base class: its real dtype and values, not what it reports.
+        result = result.view(np.ndarray)
         if not _is_float_dtype(result.dtype):
             raise ProtocolBreach(f"{function} returned {slot.name} of dtype {result.dtype}; the protocol "
                                  "requires a real floating dtype")

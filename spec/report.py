@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import textwrap
 from collections import Counter
@@ -11,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import Status
+from .errors import Status, UsageError
 from .runner import ClauseResult
 
 #: ``eps*cond``: the worst error the clause observed, in units of the machine epsilon of the
@@ -61,28 +62,101 @@ def summary(statuses: Iterable[Status | str]) -> str:
     return ", ".join(f"{counts.get(s, 0)} {label}" for s, label in _COUNTED.items())
 
 
-def print_failures(results: list[ClauseResult], out: TextIO) -> None:
+def print_failures(results: list[ClauseResult], out: TextIO | Console) -> None:
     for result in results:
         if result.status in (Status.FAIL, Status.ERROR):
             print("\n" + details(result), file=out)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """A temporary file in the same folder, then a rename: a killed run leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+#: Characters XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character XML cannot hold written as ``\\xNN`` (or ``\\uNNNN``)."""
+    return _NOT_XML.sub(lambda c: f"\\x{ord(c.group()):02x}" if ord(c.group()) < 256 else
+                        f"\\u{ord(c.group()):04x}", text)
+
+
+def check_destination(path: str | Path, what: str) -> Path:
+    """``path`` made absolute (an implementation that changes the working folder cannot move it),
+    checked before the run: UsageError when it is a folder or its folder cannot be made."""
+    absolute = Path(os.path.abspath(path))
+    if absolute.is_dir():
+        raise UsageError(f"{what}: {str(path)!r} is a folder, not a file")
+    parent = absolute.parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"{what}: {str(parent)!r} is not a folder")
+    return absolute
+
+
+def write_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, never losing it and never replacing what ``path`` is.
+
+    A regular file (or none yet, or a symlink to one) is written atomically: a temporary file
+    beside it, then a rename, so a killed run leaves no half file; its mode follows the umask.
+    Anything else -- a FIFO, a device such as ``/dev/null`` -- is written through, not replaced.
+    Text that UTF-8 cannot hold (a lone surrogate) is written escaped, never dropped."""
+    data = text.encode("utf-8", errors="backslashreplace")
+    target = path.resolve()  # a symlink is followed: its target is written, the link stays
+    if target.exists() and not target.is_file():
+        with open(target, "wb") as handle:
+            handle.write(data)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+class Console:
+    """The run's standard output, until its reader goes away: after a broken pipe (``bnspec check |
+    head -1``) nothing more is printed, and the run, its reports and its exit status go on."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.open = True
+
+    def _closed(self) -> None:
+        self.open = False
+        try:  # so that Python's own flush at exit meets no broken pipe either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text: str) -> int:
+        if self.open:
+            try:
+                try:
+                    self.stream.write(text)
+                except UnicodeEncodeError:  # a lone surrogate the implementation printed: shown escaped
+                    encoding = getattr(self.stream, "encoding", None) or "utf-8"
+                    self.stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+            except BrokenPipeError:
+                self._closed()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.open:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._closed()
+
+
 def write_json(path: str | Path, results: list[ClauseResult], meta: dict[str, Any]) -> None:
     """Write ``{"meta": ..., "results": [...]}`` atomically; each result has id, level, status, message."""
-    _atomic_write(Path(path), json.dumps({"meta": meta, "results": [r.as_dict() for r in results]}, indent=2))
+    write_file(Path(path), json.dumps({"meta": meta, "results": [r.as_dict() for r in results]}, indent=2))
 
 
 def write_junit(path: str | Path, results: list[ClauseResult], suite: str) -> None:
@@ -90,14 +164,15 @@ def write_junit(path: str | Path, results: list[ClauseResult], suite: str) -> No
     from xml.etree import ElementTree as ET
 
     counts = Counter(r.status for r in results)
-    root = ET.Element("testsuite", name=suite, tests=str(len(results)), failures=str(counts.get(Status.FAIL, 0)),
-                      errors=str(counts.get(Status.ERROR, 0)), skipped=str(counts.get(Status.NOT_APPLICABLE, 0)))
+    root = ET.Element("testsuite", name=xml_text(suite), tests=str(len(results)),
+                      failures=str(counts.get(Status.FAIL, 0)), errors=str(counts.get(Status.ERROR, 0)),
+                      skipped=str(counts.get(Status.NOT_APPLICABLE, 0)))
     for r in results:
         case = ET.SubElement(root, "testcase", classname=f"bnspec.{r.clause.group}", name=r.clause.id,
                              time=f"{r.seconds:.4f}")
         if r.status in (Status.FAIL, Status.ERROR):
             tag = "failure" if r.status is Status.FAIL else "error"
-            ET.SubElement(case, tag, message=r.message[:500]).text = details(r)
+            ET.SubElement(case, tag, message=xml_text(r.message[:500])).text = xml_text(details(r))
         elif r.status is Status.NOT_APPLICABLE:
-            ET.SubElement(case, "skipped", message=r.message)
-    _atomic_write(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True))
+            ET.SubElement(case, "skipped", message=xml_text(r.message))
+    write_file(Path(path), ET.tostring(root, encoding="unicode", xml_declaration=True))

@@ -29,6 +29,10 @@ from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, Options, passed, run_cla
 
 #: The default ``--memory-limit``: megabytes an isolated child may allocate beyond loading the target.
 DEFAULT_MEMORY_LIMIT_MB = 2048
+#: The largest ``--memory-limit`` (1 TiB): beyond, the address-space limit overflows on some systems.
+MAX_MEMORY_LIMIT_MB = 2**20
+#: The longest ``--timeout`` (a day): a limit must be a number a timer can hold.
+MAX_TIMEOUT = 86400.0
 
 
 class Mode(StrEnum):
@@ -51,6 +55,16 @@ class RunOptions:
     isolate: bool = False
     memory_limit: int = DEFAULT_MEMORY_LIMIT_MB
     shrink: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_examples, bool) or not isinstance(self.max_examples, int) or self.max_examples < 1:
+            raise UsageError(f"--max-examples must be a whole number of at least 1, got {self.max_examples!r}")
+        if self.timeout is not None and not 0 < self.timeout <= MAX_TIMEOUT:  # also refuses nan and inf
+            raise UsageError(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
+                             f"got {self.timeout!r}")
+        if not 0 <= self.memory_limit <= MAX_MEMORY_LIMIT_MB:
+            raise UsageError(f"--memory-limit must be 0 (no limit) to {MAX_MEMORY_LIMIT_MB} megabytes, "
+                             f"got {self.memory_limit!r}")
 
     @property
     def mode(self) -> Mode:

@@ -190,18 +190,19 @@ def resolve(spec: str) -> Any:
             obj = importlib.import_module(location)
     except TargetError:
         raise
-    except Exception as exc:
-        raise TargetError(f"target: cannot import {location!r}: {type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:  # noqa: B036 - SystemExit or KeyboardInterrupt at import decides no exit status
+        raise TargetError(f"target: cannot import {location!r}: {type(exc).__name__}: {exc}") from None
     for part in filter(None, attribute.split(".")):
         try:
             obj = getattr(obj, part)
-        except AttributeError:
+        except BaseException:  # noqa: B036 - a module __getattr__ that raises anything: no such attribute
             raise TargetError(f"target: {location!r} has no attribute {attribute!r}") from None
     if inspect.isclass(obj):
         try:
             obj = obj()
-        except Exception as exc:
-            raise TargetError(f"target: cannot construct {spec!r} with no arguments: {exc}") from exc
+        except BaseException as exc:  # noqa: B036 - as at import
+            raise TargetError(f"target: cannot construct {spec!r} with no arguments: "
+                              f"{type(exc).__name__}: {exc}") from None
     return obj
 
 
@@ -210,7 +211,10 @@ def wrap(impl: Any, spec: str, profile: str | None = None) -> Subject:
     process carries its ``declaration``; any other object is read with
     :func:`~bnspec.spec.protocol.declaration_of`.  ``profile`` overrides the declared one
     (default ``lecture``)."""
-    declared = getattr(impl, "declaration", None)
+    try:  # a proxy's own attribute; read without running the object's attribute hooks
+        declared = vars(impl).get("declaration")
+    except TypeError:  # an object without __dict__
+        declared = None
     if not isinstance(declared, Declaration):
         declared = protocol.declaration_of(impl, f"target {spec!r}")
     try:

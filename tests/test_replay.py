@@ -62,7 +62,9 @@ def test_a_saved_failure_replays_and_passes_once_fixed(tmp_path, capsys):
     assert [label for label, _ in case["draws"]][:3] == ["n", "m", "z"]
     assert case["calls"] and case["calls"][0]["function"] == "forward"
     assert "bnspec replay" in capsys.readouterr().out
-    assert main(["replay", str(path)]) == 1  # the case's own target: still fails
+    assert main(["replay", str(path)]) == 2  # a file is data: its own target runs only on the user's word
+    assert "--trust-target" in capsys.readouterr().err
+    assert main(["replay", str(path), FAULTY]) == 1  # the faulty target, named on the command line: still fails
     out = capsys.readouterr().out
     assert "BN-NORM-2" in out and "still fails" in out and "reproduce with numpy" in out
     assert main(["replay", str(path), "reference"]) == 0  # a correct implementation passes it
@@ -72,14 +74,14 @@ def test_a_saved_failure_replays_and_passes_once_fixed(tmp_path, capsys):
 def test_the_replayed_failure_is_the_saved_one(tmp_path, capsys):
     path = _saved(tmp_path, FAULTY, "BN-NORM-2")
     first = capsys.readouterr().out
-    assert main(["replay", str(path)]) == 1
+    assert main(["replay", str(path), "--trust-target"]) == 1
     observed = [line for line in first.splitlines() if line.startswith("observed:")]
     assert observed and observed[0] in capsys.readouterr().out  # the same numbers, to the last digit
 
 
 def test_a_crash_replays_under_isolation(tmp_path, capsys):
     path = _saved(tmp_path, "misbehaving.crashes:SegfaultBN", "BN-SHAPE-1", "--isolate")
-    assert main(["replay", str(path), "--isolate"]) == 1
+    assert main(["replay", str(path), "misbehaving.crashes:SegfaultBN", "--isolate"]) == 1
     assert "SIGSEGV" in capsys.readouterr().out
 
 
@@ -88,12 +90,12 @@ def test_a_case_that_no_longer_fits_its_property_is_a_usage_error(tmp_path, caps
     case = json.loads(path.read_text())
     case["draws"][0][0] = "units"
     path.write_text(json.dumps(case))
-    assert main(["replay", str(path)]) == 2
+    assert main(["replay", str(path), FAULTY]) == 2
     assert "no longer fits" in capsys.readouterr().err
     path.write_text("not json")
-    assert main(["replay", str(path)]) == 2
+    assert main(["replay", str(path), FAULTY]) == 2
     path.write_bytes(b"\x80\x04\x95")  # a pickle's first bytes are refused as an unreadable case, never loaded
-    assert main(["replay", str(path)]) == 2
+    assert main(["replay", str(path), FAULTY]) == 2
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])

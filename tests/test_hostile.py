@@ -1,0 +1,243 @@
+"""Verdicts that cannot be faked, files that are data, reports that are never lost.
+
+Each case is an implementation, a file or an option that once gave a wrong exit status, ran code it
+should not, damaged a file or lost a report; each asserts the exit status, that no traceback is
+printed, and (where reports are asked for) that they exist and parse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BNSPEC = [sys.executable, "-m", "bnspec.spec.cli"]
+
+
+def _bnspec(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*BNSPEC, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def _target(tmp_path: Path, source: str, name: str = "impl.py") -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return str(path)
+
+
+def _no_traceback(done: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+LEARNER = (ROOT / "examples" / "learner_bn.py").read_text()
+
+
+# -- loading never decides the exit status ---------------------------------------------------------
+
+LOADING = {
+    "sys.exit(0) at import": "import sys\nsys.exit(0)\n",
+    "KeyboardInterrupt at import": "raise KeyboardInterrupt\n",
+    "a custom BaseException at import": "class Stop(BaseException):\n    pass\nraise Stop('no')\n",
+    "SystemExit in the constructor": LEARNER + "\nclass Impl:\n    def __init__(self):\n        raise SystemExit(0)\n",
+    "SystemExit from the profile": LEARNER.replace('profile = "lecture"', "")
+    + "\nclass Impl:\n    forward = staticmethod(forward)\n    @property\n    def profile(self):\n"
+      "        raise SystemExit(0)\n",
+    "dtypes = 5": LEARNER + "\ndtypes = 5\n",
+    "dtypes = 'float64'": LEARNER + "\ndtypes = 'float64'\n",
+    "a layout whose __eq__ raises": LEARNER.replace('layout = "batch_first"', "")
+    + "\nclass Odd(str):\n    def __eq__(self, other):\n        raise RuntimeError('eq')\n"
+      "    __hash__ = str.__hash__\nlayout = Odd('batch_first')\n",
+}
+
+
+@pytest.mark.parametrize("source", LOADING.values(), ids=list(LOADING))
+def test_whatever_loading_raises_is_a_usage_error(tmp_path, source):
+    target = _target(tmp_path, source)
+    if "class Impl" in source:
+        target += ":Impl"
+    done = _bnspec("check", target, "--clause", "BN-SHAPE-1", "--max-examples", "2",
+                   "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("bnspec: ") and done.stderr.count("\n") == 1, done.stderr
+    _no_traceback(done)
+
+
+# -- results are plain arrays ------------------------------------------------------------------------
+
+LIES = {
+    "an ndarray subclass that reports the input's dtype": LEARNER + """
+class Liar(np.ndarray):
+    requested = None
+
+    @property
+    def dtype(self):
+        return self.requested if self.requested is not None else np.ndarray.dtype.__get__(self)
+
+
+def _lie(value, dtype):
+    lie = np.asarray(value, dtype=np.float64).view(Liar)
+    lie.requested = dtype
+    return lie
+
+
+_forward, _backward = forward, backward
+
+
+def forward(z, gamma, beta, eps=1e-5):  # computed in float64, reported in z's dtype
+    return _lie(_forward(z.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64), eps), z.dtype)
+
+
+def backward(z, gamma, beta, eps, grad):
+    wide = (a.astype(np.float64) for a in (z, gamma, beta))
+    return tuple(_lie(r, z.dtype) for r in _backward(*wide, eps, grad.astype(np.float64)))
+""",
+    "a masked array that hides wrong values": """
+        import numpy as np
+        def forward(z, gamma, beta, eps):
+            return np.ma.masked_array(np.zeros_like(z), mask=np.ones(z.shape, dtype=bool))
+        """,
+    "np.matrix": """
+        import numpy as np
+        def forward(z, gamma, beta, eps):
+            mu = z.mean(axis=1, keepdims=True)
+            return np.asmatrix((z - mu) / np.sqrt(z.var(axis=1, keepdims=True) + eps) * gamma + beta)
+        """,
+}
+
+
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "isolated"])
+@pytest.mark.parametrize("source", LIES.values(), ids=list(LIES))
+def test_a_result_that_is_not_a_plain_array_never_conforms(tmp_path, source, isolate):
+    target = _target(tmp_path, source)
+    done = _bnspec("check", target, "--clause", "BN-NORM", "--clause", "BN-F32", "--clause", "BN-SHAPE-1",
+                   "--max-examples", "10", *(["--isolate"] if isolate else []))
+    assert done.returncode == 1, done.stdout + done.stderr
+    _no_traceback(done)
+
+
+# -- case files are data -------------------------------------------------------------------------------
+
+
+def _case(tmp_path: Path, **fields) -> Path:
+    content = {"format": "bnspec-case/1", "clause": "BN-SHAPE-1", "target": "reference", "profile": "lecture",
+               "seed": 0, "max_examples": 40, "status": "FAIL", "message": "",
+               "draws": [["n", 1], ["m", {"float": "0x1p+1"}]], "calls": [], "reproducer": ""}
+    content.update(fields)
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(content))
+    return path
+
+
+def test_replay_never_runs_the_target_a_case_file_names(tmp_path):
+    marker = tmp_path / "ran"
+    evil = _target(tmp_path, f"open({str(marker)!r}, 'w').write('ran')\n", "evil.py")
+    case = _case(tmp_path, target=evil)
+    done = _bnspec("replay", str(case))
+    assert done.returncode == 2 and "--trust-target" in done.stderr and not marker.exists(), done.stderr
+    done = _bnspec("replay", str(case), "--trust-target")
+    assert marker.exists(), done.stdout + done.stderr  # only on the user's word
+    _no_traceback(done)
+
+
+@pytest.mark.parametrize("fields", [{"clause": ["BN-SHAPE-1"]}, {"target": None}, {"target": 5},
+                                    {"seed": "zero"}, {"profile": 7},
+                                    {"draws": "DEEP"}],
+                         ids=["clause-list", "target-missing", "target-number", "seed-string", "profile-number",
+                              "deep-nesting"])
+def test_a_malformed_case_file_is_one_line_and_exit_2(tmp_path, fields):
+    if "draws" in fields:  # json.dumps itself cannot write 50000 levels: write the text by hand
+        path = _case(tmp_path)
+        text = path.read_text().replace('"draws": [["n", 1], ["m", {"float": "0x1p+1"}]]',
+                                        '"draws": [["z", ' + "[" * 50000 + "]" * 50000 + "]]")
+        path.write_text(text)
+    else:
+        path = _case(tmp_path, **fields)
+    done = _bnspec("replay", str(path), "reference")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    _no_traceback(done)
+
+
+# -- options ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", [["--timeout", "inf"], ["--timeout", "nan"], ["--timeout", "0"],
+                                    ["--max-examples", "0"], ["--isolate", "--memory-limit", "99999999999"]])
+def test_out_of_range_options_are_usage_errors(option):
+    done = _bnspec("check", "reference", "--clause", "BN-SHAPE-1", *option)
+    assert done.returncode == 2 and done.stderr.startswith("bnspec: "), done.stderr
+    _no_traceback(done)
+
+
+# -- reports -----------------------------------------------------------------------------------------------
+
+PRINTS_BADLY = LEARNER.replace('def forward(z, gamma, beta, eps=1e-5):\n',
+                               'def forward(z, gamma, beta, eps=1e-5):\n    print("\\ud800\\x01 odd")\n')
+
+
+def test_reports_survive_lone_surrogates_and_control_characters(tmp_path):
+    target = _target(tmp_path, PRINTS_BADLY.replace("np.sqrt(var + eps)", "(np.sqrt(var) + eps)"))
+    done = _bnspec("check", target, "--clause", "BN-NORM-2", "--max-examples", "10",
+                   "--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "r.xml"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["results"][0]["status"] == "FAIL"
+    ET.parse(tmp_path / "r.xml")
+
+
+def test_a_device_a_symlink_and_the_umask_are_respected(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    done = _bnspec("check", "reference", "--clause", "BN-SHAPE-1", "--max-examples", "2",
+                   "--json", "/dev/null", "--junit", str(link))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert link.is_symlink() and ET.parse(real).getroot().tag == "testsuite"
+    fresh = tmp_path / "fresh.json"
+    done = subprocess.run(["sh", "-c", f"umask 022 && exec {' '.join(BNSPEC)} check reference --clause BN-SHAPE-1 "
+                                       f"--max-examples 2 --json {fresh}"], capture_output=True, text=True)
+    assert done.returncode == 0 and stat.S_IMODE(fresh.stat().st_mode) == 0o644, done.stderr
+
+
+def test_output_paths_are_checked_before_the_first_clause(tmp_path):
+    done = _bnspec("check", "reference", "--json", str(tmp_path))
+    assert done.returncode == 2 and "is a folder" in done.stderr and "BN-SHAPE-1" not in done.stdout
+
+
+def test_a_broken_pipe_loses_no_report_and_keeps_the_verdict(tmp_path):
+    report = tmp_path / "r.json"
+    command = " ".join([*BNSPEC, "check", "reference", "--clause", "BN-SHAPE", "--max-examples", "2", "--json",
+                        str(report)])
+    done = subprocess.run(["bash", "-c", f"{command} | head -1; exit ${{PIPESTATUS[0]}}"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(report.read_text())["results"]) == 4
+    _no_traceback(done)
+
+
+def test_save_failures_never_overwrites_an_earlier_case(tmp_path):
+    target = _target(tmp_path, LEARNER.replace("np.sqrt(var + eps)", "(np.sqrt(var) + eps)"))
+    for _ in range(2):
+        _bnspec("check", target, "--clause", "BN-NORM-2", "--max-examples", "10", "--save-failures",
+                str(tmp_path / "cases"))
+    assert sorted(p.name for p in (tmp_path / "cases").iterdir()) == ["BN-NORM-2-seed0-2.json",
+                                                                      "BN-NORM-2-seed0.json"]
+
+
+def test_an_implementation_that_changes_folder_does_not_move_the_reports(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = _target(tmp_path, LEARNER.replace('def forward(z, gamma, beta, eps=1e-5):\n',
+                                               f'def forward(z, gamma, beta, eps=1e-5):\n'
+                                               f'    import os; os.chdir({str(elsewhere)!r})\n'))
+    done = _bnspec("check", target, "--clause", "BN-SHAPE-1", "--max-examples", "2", "--json", "r.json",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "r.json").exists() and not (elsewhere / "r.json").exists()
