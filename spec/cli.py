@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -141,6 +142,23 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"bnspec: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("bnspec: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    """The ``bnspec`` console script: :func:`main`, then exit even if the implementation left a
+    non-daemon thread running (Python would wait for it forever)."""
+    code = main()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -169,4 +187,4 @@ def _command(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

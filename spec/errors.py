@@ -102,3 +102,8 @@ class ClauseTimeout(Interruption):
 
 class TargetError(UsageError):
     """The target cannot be loaded or declares something the protocol does not allow."""
+
+
+class UserInterrupt(KeyboardInterrupt):
+    """Ctrl-C from the user, which ends the run; a KeyboardInterrupt the implementation raises
+    itself is its failure like any other exception (see :func:`bnspec.spec.runner.run_clause`)."""

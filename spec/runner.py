@@ -28,7 +28,7 @@ from hypothesis.reporting import with_reporter
 
 from . import bfloat16, capture, reproducer
 from .clauses import Clause
-from .errors import Cause, ClauseTimeout, Finding, Interruption, Status, UsageError
+from .errors import Cause, ClauseTimeout, Finding, Interruption, Status, UsageError, UserInterrupt
 from .properties import Check, Property, load_all
 from .reproducible import without_local_constants
 from .strategies import Draw, ReplayDraw
@@ -152,25 +152,39 @@ def _hypothesis_test(prop: Property, examples: _Examples, options: Options) -> C
     return pinned
 
 
+#: Seconds between repeats of the clause's time limit, once it has expired: an implementation whose
+#: bare ``except:`` swallows one ClauseTimeout meets the next.
+TIMEOUT_REPEAT = 0.5
+
+
 @contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Interrupt the clause after ``seconds`` with SIGALRM (main thread, POSIX only;
-    elsewhere no limit applies -- ``--isolate`` is the robust alternative)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if seconds is None or not usable:
+def _guards(seconds: float | None) -> Iterator[None]:
+    """The clause's signal handlers (main thread, POSIX only; elsewhere none -- ``--isolate`` is the
+    robust alternative): Ctrl-C raises :class:`UserInterrupt`, which the target never takes for
+    the implementation's own KeyboardInterrupt; with a time limit, SIGALRM raises ClauseTimeout
+    after ``seconds`` and again every :data:`TIMEOUT_REPEAT` until the clause ends."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise UserInterrupt()
 
     def expire(signum: int, frame: Any) -> None:
         raise ClauseTimeout(f"timed out after {seconds:g} s")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous_int = signal.signal(signal.SIGINT, interrupted)
+    timed = seconds is not None and hasattr(signal, "setitimer")
+    previous_alarm = signal.signal(signal.SIGALRM, expire) if timed else None
+    if seconds is not None and timed:
+        signal.setitimer(signal.ITIMER_REAL, seconds, TIMEOUT_REPEAT)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous_alarm)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_clause(clause: Clause, subject: Subject, options: Options | None = None, *, reproduce: str = "",
@@ -197,7 +211,7 @@ def run_clause(clause: Clause, subject: Subject, options: Options | None = None,
     start = time.perf_counter()
     with capture.output() as printed:
         try:
-            with with_reporter(lambda text: print(text, file=report)), _time_limit(options.timeout):
+            with with_reporter(lambda text: print(text, file=report)), _guards(options.timeout):
                 test()
             status, cause, message, falsifying = Status.PASS, None, "", ""
         except Interruption as stop:  # a timeout, or the implementation's process died: no shrinking

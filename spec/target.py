@@ -25,7 +25,7 @@ import numpy as np
 
 from . import profiles, protocol
 from .clauses import Kind
-from .errors import Finding, ImplementationRaised, Interruption, TargetError
+from .errors import Finding, ImplementationRaised, Interruption, TargetError, UserInterrupt
 from .protocol import FUNCTIONS, Declaration, Layout, Role
 
 __all__ = ["Call", "Subject", "Target", "TargetError", "load", "resolve", "wrap"]
@@ -113,14 +113,17 @@ class Target:
         names = FUNCTIONS[function].argument_names
         self.calls.append(Call(function, [(name, a.copy() if isinstance(a, np.ndarray) else a)
                                           for name, a in zip(names, args, strict=True)]))
+        errors = np.geterr()  # an implementation that calls np.seterr changes nothing for the checks
         try:
             return getattr(self.subject.impl, function)(*args)
-        except (Finding, Interruption):
+        except (Finding, Interruption, UserInterrupt):  # bnspec's own: a time limit, Ctrl-C
             raise
         except SystemExit as exc:  # sys.exit() inside the implementation: a failure, never the end of the run
             raise ImplementationRaised(f"{function} called sys.exit({exc.code!r}) (SystemExit)") from exc
-        except Exception as exc:  # the implementation's own error on valid input
+        except BaseException as exc:  # noqa: B036 - its own error, KeyboardInterrupt and CancelledError included
             raise ImplementationRaised(f"{function} raised {type(exc).__name__}: {exc}") from exc
+        finally:
+            np.seterr(**errors)
 
     def to_impl_layout(self, value: np.ndarray, role: Role) -> np.ndarray:
         """``value`` (units first) in the implementation's layout, a fresh array."""

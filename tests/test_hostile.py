@@ -241,3 +241,52 @@ def test_an_implementation_that_changes_folder_does_not_move_the_reports(tmp_pat
                    cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "r.json").exists() and not (elsewhere / "r.json").exists()
+
+
+# -- what a protocol call raises, and what it leaves behind ---------------------------------------------
+
+def _in_forward(line: str) -> str:
+    """The learner's batch norm with ``line`` run at the start of every forward call."""
+    return LEARNER.replace("def forward(z, gamma, beta, eps=1e-5):\n",
+                           f"def forward(z, gamma, beta, eps=1e-5):\n    {line}\n")
+
+
+@pytest.mark.parametrize("line", ["raise KeyboardInterrupt('from the implementation')",
+                                  "import asyncio; raise asyncio.CancelledError()",
+                                  "raise type('Stop', (BaseException,), {})('custom')"],
+                         ids=["KeyboardInterrupt", "CancelledError", "custom BaseException"])
+def test_a_base_exception_from_a_protocol_call_fails_its_clause_and_the_run_goes_on(tmp_path, line):
+    target = _target(tmp_path, _in_forward(line))
+    done = _bnspec("check", target, "--clause", "BN-SHAPE-1", "--clause", "BN-NORM-1", "--max-examples", "5",
+                   "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    statuses = [r["status"] for r in json.loads((tmp_path / "r.json").read_text())["results"]]
+    assert statuses == ["FAIL", "FAIL"]
+    _no_traceback(done)
+
+
+def test_a_bare_except_cannot_swallow_the_time_limit(tmp_path):
+    # the first timeout is swallowed; the repeated one ends the clause (a one-shot timer would wait 60 s)
+    target = _target(tmp_path, _in_forward(
+        "import time\n    try:\n        time.sleep(30)\n    except:  # noqa: E722\n        pass\n"
+        "    time.sleep(30)"))
+    done = _bnspec("check", target, "--clause", "BN-SHAPE-1", "--max-examples", "2", "--timeout", "1",
+                   "--json", str(tmp_path / "r.json"), timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = json.loads((tmp_path / "r.json").read_text())["results"][0]
+    assert (result["status"], result["cause"]) == ("error", "timeout")
+
+
+def test_the_implementations_numpy_error_settings_do_not_reach_the_checks(tmp_path):
+    target = _target(tmp_path, _in_forward("np.seterr(all='raise')"))
+    done = _bnspec("check", target, "--clause", "BN-NORM", "--clause", "BN-INV-1", "--max-examples", "20")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_thread_left_running_does_not_keep_bnspec_alive(tmp_path):
+    target = _target(tmp_path, _in_forward(
+        "import threading, time; threading.Thread(target=time.sleep, args=(600,)).start()"))
+    done = subprocess.run([sys.executable, "-c", "from bnspec.spec.cli import entry; entry()", "check", target,
+                           "--clause", "BN-SHAPE-1", "--max-examples", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
