@@ -290,3 +290,69 @@ def test_a_thread_left_running_does_not_keep_bnspec_alive(tmp_path):
                            "--clause", "BN-SHAPE-1", "--max-examples", "2"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- golden vectors take their expectations from the specification ------------------------------------
+
+ZEROS = """
+import numpy as np
+def forward(z, gamma, beta, eps):
+    return np.zeros_like(z)
+"""
+
+
+def _resign(folder: Path, relative: str, edit) -> None:
+    """Change one case file with ``edit`` and write its new sha256 into the manifest (a forged set)."""
+    import hashlib
+
+    path = folder / relative
+    document = json.loads(path.read_text())
+    edit(document)
+    text = json.dumps(document, indent=1) + "\n"
+    path.write_text(text)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        if entry["path"] == relative:
+            entry["sha256"] = hashlib.sha256(text.encode()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+def _loosen(document):
+    for case in document["cases"]:
+        for output in case["expect"].get("outputs", []):
+            if "tolerance" in output:
+                output["tolerance"]["atol"]["data"] = ["0x1p+100"] * len(output["tolerance"]["atol"]["data"])
+
+
+def _nan(document):
+    for case in document["cases"]:
+        for output in case["expect"].get("outputs", []):
+            if "values" in output:
+                output["values"]["data"] = ["nan"] * len(output["values"]["data"])
+
+
+def _trim(folder: Path) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"] = [f for f in manifest["files"] if f["clause"] != "BN-FWD-REF"]
+    manifest["clauses"].remove("BN-FWD-REF")
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+def _escape(folder: Path) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][0]["path"] = "../" + manifest["files"][0]["path"]
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+
+
+@pytest.mark.parametrize("forge", ["loosened atol", "NaN values", "trimmed manifest", "path outside the set"])
+def test_a_forged_vector_set_is_refused_not_checked_against(tmp_path, forge):
+    folder = tmp_path / "set"
+    assert _bnspec("vectors", "export", str(folder)).returncode == 0
+    relative = "cases/common/BN-FWD-REF.json"
+    {"loosened atol": lambda: _resign(folder, relative, _loosen),
+     "NaN values": lambda: _resign(folder, relative, _nan),
+     "trimmed manifest": lambda: _trim(folder),
+     "path outside the set": lambda: _escape(folder)}[forge]()
+    done = _bnspec("vectors", "check", str(folder), _target(tmp_path, ZEROS))
+    assert done.returncode == 2 and "export the set again" in done.stderr, done.stdout + done.stderr
+    _no_traceback(done)

@@ -22,7 +22,7 @@ from ..runner import passed
 from ..session import RunOptions, Session, target_of
 from . import FORMAT_VERSION
 from .check import command, read_set, run
-from .files import export, read_manifest
+from .files import export, read_manifest, verify
 
 
 def add_parser(commands: Any) -> None:
@@ -51,6 +51,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.directory)
+    verify(args.directory, manifest)
     wanted = [c for c in manifest["clauses"]
               if not args.clause or any(c == p or c.startswith(p) for p in args.clause)]
     if not wanted:

@@ -68,11 +68,13 @@ def _profile_record(profile: Profile) -> dict[str, Any]:
             "single_example": profile.single_example}
 
 
-def _dump(path: Path, document: Any) -> str:
-    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+def _text(document: Any) -> str:
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def case_file(clause: Clause, profile: Profile | None, cases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -81,9 +83,9 @@ def case_file(clause: Clause, profile: Profile | None, cases: list[dict[str, Any
             "cases": to_json(cases)}
 
 
-def export(directory: str | Path) -> dict[str, Any]:
-    """Write the whole set into ``directory``; return the manifest."""
-    root = Path(directory)
+def build() -> tuple[dict[str, Any], dict[str, str]]:
+    """The whole set, in memory: its manifest and the text of every file by its relative path."""
+    texts: dict[str, str] = {}
     files = []
     for clause in covered():
         jobs: list[tuple[str, Profile | None, list[dict[str, Any]]]] = []
@@ -93,9 +95,9 @@ def export(directory: str | Path) -> dict[str, Any]:
             jobs.extend((p.name, p, PER_PROFILE[clause.id](p)) for p in PROFILES.values())
         for folder, profile, cases in jobs:
             relative = f"cases/{folder}/{clause.id}.json"
-            digest = _dump(root / relative, case_file(clause, profile, cases))
+            texts[relative] = _text(case_file(clause, profile, cases))
             files.append({"path": relative, "clause": clause.id, "profile": profile.name if profile else None,
-                          "cases": len(cases), "sha256": digest})
+                          "cases": len(cases), "sha256": hashlib.sha256(texts[relative].encode("utf-8")).hexdigest()})
     manifest = {
         "kind": "manifest", "format": FORMAT, "format_version": FORMAT_VERSION, "bnspec_version": bnspec_version(),
         "float_encoding": FLOAT_ENCODING, "layout": "units_first",
@@ -103,9 +105,30 @@ def export(directory: str | Path) -> dict[str, Any]:
         "not_covered": {c.id: not_covered(c) for c in REGISTRY.values() if not_covered(c)},
         "files": files,
     }
-    _dump(root / "vectors.schema.json", schema())
-    _dump(root / "manifest.json", manifest)
+    texts["vectors.schema.json"] = _text(schema())
+    texts["manifest.json"] = _text(manifest)
+    return manifest, texts
+
+
+def export(directory: str | Path) -> dict[str, Any]:
+    """Write the whole set into ``directory``; return the manifest."""
+    manifest, texts = build()
+    for relative, text in texts.items():
+        _write(Path(directory) / relative, text)
     return manifest
+
+
+def verify(directory: str | Path, manifest: dict[str, Any]) -> None:
+    """Require the set in ``directory`` to be the one this bnspec writes: the same files, clauses and
+    profiles, each file's sha256 the regenerated one's (:func:`read_cases` then checks every file
+    against its sha256).  The expected values and tolerances are the specification's, never a
+    file's: a set whose tolerances were loosened, whose values were removed or made NaN, or whose
+    manifest was trimmed or points outside its folder is refused, not checked against."""
+    expected, _ = build()
+    for key in ("clauses", "profiles", "files"):
+        if manifest.get(key) != expected[key]:
+            raise VectorsError(f"{Path(directory) / 'manifest.json'}: its {key} differ from the set this bnspec "
+                               f"{bnspec_version()} writes (export the set again: bnspec vectors export DIR)")
 
 
 def _load(path: Path) -> Any:
