@@ -43,12 +43,19 @@ def _shorten(text: str) -> str:
     return text[:MAX_CHARS] + f"\n... ({len(text) - MAX_CHARS} more characters)"
 
 
+class _Sink(io.StringIO):
+    """The Python-level capture: an implementation that closes ``sys.stdout`` closes nothing."""
+
+    def close(self) -> None:
+        pass
+
+
 @contextmanager
 def output() -> Iterator[Captured]:
     """Capture stdout and stderr, at the Python and at the file-descriptor level."""
     captured = Captured()
     _flush()
-    python_level = io.StringIO()
+    python_level = _Sink()
     with tempfile.TemporaryFile() as fd_level:
         saved: list[tuple[int, int]] = []
         for fd in (1, 2):

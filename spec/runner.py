@@ -157,13 +157,29 @@ def _hypothesis_test(prop: Property, examples: _Examples, options: Options) -> C
 TIMEOUT_REPEAT = 0.5
 
 
+#: The signal the clause's watchdog sends the main thread when the time limit expires.  Not SIGALRM:
+#: an implementation's own ``signal.alarm`` shares SIGALRM's one timer and would cancel the limit.
+TIMEOUT_SIGNAL = getattr(signal, "SIGUSR2", None)
+
+
+def _watchdog(seconds: float, stop: threading.Event) -> None:
+    """After ``seconds``, then every :data:`TIMEOUT_REPEAT`, signal the main thread until ``stop`` is set."""
+    main = threading.main_thread().ident
+    wait = seconds
+    while not stop.wait(wait) and main is not None and TIMEOUT_SIGNAL is not None:
+        signal.pthread_kill(main, TIMEOUT_SIGNAL)
+        wait = TIMEOUT_REPEAT
+
+
 @contextmanager
 def _guards(seconds: float | None) -> Iterator[None]:
     """The clause's signal handlers (main thread, POSIX only; elsewhere none -- ``--isolate`` is the
-    robust alternative): Ctrl-C raises :class:`UserInterrupt`, which the target never takes for
-    the implementation's own KeyboardInterrupt; with a time limit, SIGALRM raises ClauseTimeout
-    after ``seconds`` and again every :data:`TIMEOUT_REPEAT` until the clause ends."""
-    if threading.current_thread() is not threading.main_thread():
+    robust alternative).  Ctrl-C raises :class:`UserInterrupt`, which the target never takes for the
+    implementation's own KeyboardInterrupt.  SIGALRM is ignored, so an implementation's own
+    ``signal.alarm`` cannot end the run.  With a time limit, a watchdog thread makes
+    :data:`TIMEOUT_SIGNAL` raise ClauseTimeout after ``seconds`` and again every
+    :data:`TIMEOUT_REPEAT` until the clause ends."""
+    if threading.current_thread() is not threading.main_thread() or TIMEOUT_SIGNAL is None:
         yield
         return
 
@@ -173,18 +189,22 @@ def _guards(seconds: float | None) -> Iterator[None]:
     def expire(signum: int, frame: Any) -> None:
         raise ClauseTimeout(f"timed out after {seconds:g} s")
 
-    previous_int = signal.signal(signal.SIGINT, interrupted)
-    timed = seconds is not None and hasattr(signal, "setitimer")
-    previous_alarm = signal.signal(signal.SIGALRM, expire) if timed else None
-    if seconds is not None and timed:
-        signal.setitimer(signal.ITIMER_REAL, seconds, TIMEOUT_REPEAT)
+    previous = {number: signal.signal(number, handler) for number, handler in
+                ((signal.SIGINT, interrupted), (signal.SIGALRM, signal.SIG_IGN), (TIMEOUT_SIGNAL, expire))}
+    stop = threading.Event()
+    watchdog = None
+    if seconds is not None:
+        watchdog = threading.Thread(target=_watchdog, args=(seconds, stop), name="bnspec-timeout", daemon=True)
+        watchdog.start()
     try:
         yield
     finally:
-        if timed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous_alarm)
-        signal.signal(signal.SIGINT, previous_int)
+        stop.set()
+        signal.signal(TIMEOUT_SIGNAL, signal.SIG_IGN)  # a signal still pending is dropped, not raised here
+        if watchdog is not None:
+            watchdog.join()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run_clause(clause: Clause, subject: Subject, options: Options | None = None, *, reproduce: str = "",

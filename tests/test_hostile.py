@@ -356,3 +356,22 @@ def test_a_forged_vector_set_is_refused_not_checked_against(tmp_path, forge):
     done = _bnspec("vectors", "check", str(folder), _target(tmp_path, ZEROS))
     assert done.returncode == 2 and "export the set again" in done.stderr, done.stdout + done.stderr
     _no_traceback(done)
+
+
+def test_the_implementations_own_alarm_neither_ends_the_run_nor_cancels_the_time_limit(tmp_path):
+    alarm = _target(tmp_path, _in_forward("import signal, time; signal.alarm(1); time.sleep(1.5)"), "alarm.py")
+    done = _bnspec("check", alarm, "--clause", "BN-SHAPE-1", "--max-examples", "2", "--json", str(tmp_path / "a.json"))
+    assert done.returncode == 0, done.stdout + done.stderr  # SIGALRM's default action used to kill bnspec
+    cancel = _target(tmp_path, _in_forward("import signal, time; signal.alarm(0); time.sleep(60)"), "cancel.py")
+    done = _bnspec("check", cancel, "--clause", "BN-SHAPE-1", "--max-examples", "2", "--timeout", "1",
+                   "--json", str(tmp_path / "c.json"), timeout=50)
+    result = json.loads((tmp_path / "c.json").read_text())["results"][0]
+    assert done.returncode == 1 and (result["status"], result["cause"]) == ("error", "timeout")
+
+
+def test_an_implementation_that_closes_sys_stdout_is_still_captured(tmp_path):
+    target = _target(tmp_path, _in_forward("import sys; print('before'); sys.stdout.close()"))
+    done = _bnspec("check", target, "--clause", "BN-SHAPE-1", "--max-examples", "2", "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "before" in json.loads((tmp_path / "r.json").read_text())["results"][0]["output"]
+    _no_traceback(done)
