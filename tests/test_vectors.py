@@ -274,9 +274,9 @@ def test_the_js_example_passes_and_its_broken_variant_fails(vectors, capsys):
     assert f"reproduce the run: bnspec vectors check {vectors} --exec {broken} --clause BN-RUN-1" in out
 
 
-def _rewrite(copy: Path, relative: str, edit) -> None:
-    """Edit one case file of a set and record its new sha256 in the manifest (a malformed, not a
-    tampered, file)."""
+def resign(copy: Path, relative: str, edit) -> None:
+    """Edit one case file of a set and record its new sha256 in the manifest (a forged set, which
+    vectors check refuses: it is not the set this bnspec writes)."""
     path = copy / relative
     document = json.loads(path.read_text())
     edit(document)
@@ -302,11 +302,11 @@ def test_usage_errors_exit_2_with_one_line(vectors, tmp_path, capsys):
     case_file.write_text(original.replace("0x1", "0x2", 1))
     assert main(["vectors", "check", str(copy), "reference"]) == 2
     case_file.write_text(original)
-    _rewrite(copy, "cases/common/BN-FWD-REF.json", lambda d: d["cases"][2]["args"].pop("eps"))
+    resign(copy, "cases/common/BN-FWD-REF.json", lambda d: d["cases"][2]["args"].pop("eps"))
     assert main(["vectors", "check", str(copy), "reference"]) == 2
-    _rewrite(copy, "cases/common/BN-FWD-REF.json", lambda d: d["cases"][2]["args"].update(eps="0.00001x"))
+    resign(copy, "cases/common/BN-FWD-REF.json", lambda d: d["cases"][2]["args"].update(eps="0.00001x"))
     assert main(["vectors", "check", str(copy), "reference", "--clause", "BN-FWD"]) == 2
-    _rewrite(copy, "cases/lecture/BN-DEG-2.json", lambda d: d["cases"][0]["expect"].update(
+    resign(copy, "cases/lecture/BN-DEG-2.json", lambda d: d["cases"][0]["expect"].update(
         outputs=[{"name": "output", "shape": [1, 1]}, {"name": "extra", "shape": [1, 1]}]))
     assert main(["vectors", "check", str(copy), "reference", "--clause", "BN-DEG-2"]) == 2
     manifest = json.loads((copy / "manifest.json").read_text())
