@@ -64,6 +64,7 @@ def proves(
 
 def load_all() -> dict[str, Property]:
     """Import every property module and return the registry."""
+    # imported for their @proves registrations, in the order of the specification
     from . import dtypes, forward, gradients, invariance, network, purity, running  # noqa: F401, I001
 
     return PROPERTIES

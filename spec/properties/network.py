@@ -30,7 +30,7 @@ def _network(draw: draws.Draw, activations: tuple[str, ...] = tuple(ACTIVATIONS)
     parameters (He init from a drawn seed) and a binary data set."""
     hidden = draw(st.integers(1, 3), "hidden_layers")
     layers = []
-    for l in range(hidden):  # noqa: E741 (the lecture's l)
+    for l in range(hidden):
         units = draw(st.integers(1, 4), f"n[{l + 1}]")
         bn = True if (force_bn and l == 0) else draw(st.booleans(), f"batch_norm[{l + 1}]")
         layers.append(net.LayerSpec(units, draw(st.sampled_from(activations), f"g[{l + 1}]"), bn))
@@ -86,7 +86,7 @@ def parameter_shapes(target: Target, trial: Trial) -> None:
     spec, params, X, Y = _network(trial.draw)
     _, grads, _ = net.loss_and_grads(spec, params, X, Y, bn=target)
     n_prev = spec.n_x
-    for l, layer in enumerate(spec.layers, start=1):  # noqa: E741
+    for l, layer in enumerate(spec.layers, start=1):
         n = layer.units
         trial.equal(f"shape of W{l}", params[f"W{l}"].shape, (n, n_prev))
         names = ("gamma", "beta") if layer.batch_norm else ("b",)
@@ -104,7 +104,7 @@ def between_z_and_a(target: Target, trial: Trial) -> None:
     spec, params, X, _ = _network(trial.draw)
     Z_L, _ = net.forward(spec, params, X, bn=target)
     A = X
-    for l, layer in enumerate(spec.layers, start=1):  # noqa: E741
+    for l, layer in enumerate(spec.layers, start=1):
         Z = params[f"W{l}"] @ A + (0 if layer.batch_norm else params[f"b{l}"])
         if layer.batch_norm:
             Z = target.forward(Z, params[f"gamma{l}"], params[f"beta{l}"], spec.eps)
@@ -117,7 +117,7 @@ def between_z_and_a(target: Target, trial: Trial) -> None:
 @_blame_bn
 def bias_before_bn_does_nothing(target: Target, trial: Trial) -> None:
     spec, params, X, Y = _network(trial.draw)
-    l = trial.draw(st.sampled_from(_bn_layers(spec)), "layer_with_bias")  # noqa: E741
+    l = trial.draw(st.sampled_from(_bn_layers(spec)), "layer_with_bias")
     biased = dict(params)
     biased[f"b{l}"] = trial.draw(st.floats(-3, 3), "b") * np.ones((spec.layers[l - 1].units, 1))
     loss, grads, _ = net.loss_and_grads(spec, params, X, Y, bn=target)
@@ -138,7 +138,7 @@ def scale_invariance_in_a_network(target: Target, trial: Trial) -> None:
     spec, params, X, Y = _network(trial.draw)
     c = trial.draw(st.sampled_from([0.5, 2.0, 8.0, 0.125]), "c")  # powers of two: c^2 eps stays exact
     scaled = dict(params)
-    for l in _bn_layers(spec):  # noqa: E741
+    for l in _bn_layers(spec):
         scaled[f"W{l}"] = c * params[f"W{l}"]
     scaled_spec = net.NetworkSpec(spec.n_x, spec.layers, eps=spec.eps * c**2, momentum=spec.momentum)
     loss, grads, cache = net.loss_and_grads(spec, params, X, Y, bn=target)
