@@ -91,6 +91,9 @@ VERSION = 1
 HANDSHAKE = "handshake"
 #: the longest error message a reply carries.
 MAX_MESSAGE = 2000
+#: the longest line bnspec reads from a process, in bytes: 64 MiB, some 2.4 million hex-float elements
+#: against the few thousand of the largest array a clause draws; a longer reply is refused unparsed.
+MAX_LINE = 1 << 26
 
 
 class ImplementationError(RuntimeError):
@@ -112,6 +115,8 @@ def loads(line: bytes, what: str = "the reply") -> Any:
     except ValueError:
         raise ProtocolBreach(f"{what} is not JSON: {line[:300]!r} (write nothing else to stdout; "
                              f"use stderr for messages)") from None
+    except RecursionError:
+        raise ProtocolBreach(f"{what} nests deeper than bnspec reads: {line[:100]!r}") from None
 
 
 # -- the parent's side: requests, replies ----------------------------------------------
@@ -183,7 +188,10 @@ def read_handshake(message: Any) -> tuple[Declaration, str]:
                              f"{result.get('version')!r:.100}; bnspec speaks {NAME!r} version {VERSION}")
     declared = declaration(result.get("functions"), result.get("layout"), result.get("profile"),
                            result.get("dtypes"), "its declaration")
-    return declared, str(result.get("name", ""))
+    name = result.get("name", "")
+    if not isinstance(name, str):
+        raise TargetError(f"its declaration: name must be a string, got {name!r:.100}")
+    return declared, name[:MAX_MESSAGE]
 
 
 @dataclass
@@ -252,10 +260,11 @@ def handshake_reply(request_id: Any, args: dict[str, Any], declared: Declaration
 
 
 def result_reply(request_id: Any, function: str, value: Any) -> dict[str, Any]:
-    """The reply carrying ``value``, results already checked by :func:`bnspec.spec.protocol.results`."""
+    """The reply carrying ``value``, results already checked by :func:`bnspec.spec.protocol.results`;
+    each is sent as that check reads it, as its base class (a subclass's own methods are never run)."""
     values = (value,) if len(FUNCTIONS[function].results) == 1 else tuple(value)
     try:
-        encoded = [codec.encode_array(array) for array in values]
+        encoded = [codec.encode_array(np.ndarray.view(array, np.ndarray)) for array in values]
     except codec.CodecError as error:
         raise ProtocolBreach(f"{function} returned what the process protocol cannot carry: {error}") from None
     return {"id": request_id, "ok": True, "result": encoded}

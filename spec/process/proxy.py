@@ -13,10 +13,9 @@ any implementation.  Two constructors, used by the run session:
 Robustness: the process runs in its own process group (``start_new_session``)
 with its stderr in a temporary file, whose new text is echoed into
 ``sys.stdout`` after each call (the runner captures it into the clause's
-output).  Each call waits at most ``call_timeout`` seconds (``--timeout``, else
-:data:`DEFAULT_CALL_TIMEOUT`), the handshake at least the default too (loading
-a framework can take longer than a call; a restart within a clause is bounded
-by the clause's time limit, which interrupts a call too).  A process that dies or hangs during a call
+output).  Each call and the handshake wait at most ``call_timeout`` seconds
+(``--timeout``, else :data:`DEFAULT_CALL_TIMEOUT`); a reply longer than
+:data:`~bnspec.spec.process.protocol.MAX_LINE` is refused unread.  A process that dies or hangs during a call
 raises :class:`~bnspec.spec.errors.ImplementationCrashed` (its exit status or
 signal and the end of its stderr), a broken reply
 :class:`~bnspec.spec.errors.ProtocolBreach`; either way its process group is
@@ -114,7 +113,7 @@ class Child:
         assert self.popen.stdin is not None and self.popen.stdout is not None
         self._in, self._out = self.popen.stdin.fileno(), self.popen.stdout.fileno()
         os.set_blocking(self._in, False)
-        self._buffer = b""
+        self._buffer = bytearray()
         self._shown = 0
         self._finalizer = weakref.finalize(self, _end, self.popen, 0.0)
         weakref.finalize(self, self.stderr.close)
@@ -166,15 +165,24 @@ class Child:
                 raise self.ended("before reading the request") from None
 
     def receive(self, deadline: float, seconds: float) -> Any:
-        while b"\n" not in self._buffer:
+        """The next line, parsed; read in chunks (linear in its length) and refused beyond
+        :data:`~bnspec.spec.process.protocol.MAX_LINE` bytes before anything is parsed."""
+        end = self._buffer.find(b"\n")
+        while end < 0:
+            if len(self._buffer) > protocol.MAX_LINE:
+                raise ProtocolBreach(f"the reply is longer than {protocol.MAX_LINE >> 20} MiB, bnspec's limit on "
+                                     f"one message (the arrays of a call take a few hundred kB)")
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self._out], [], [], remaining)[0]:
                 raise ImplementationCrashed(f"no reply within {seconds:g} s: the process was killed")
-            chunk = os.read(self._out, 1 << 16)
+            chunk = os.read(self._out, 1 << 20)
             if not chunk:
                 raise self.ended("before replying")
+            searched = len(self._buffer)
             self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
+            end = self._buffer.find(b"\n", searched)
+        line = bytes(self._buffer[:end])
+        del self._buffer[:end + 1]
         return protocol.loads(line)
 
     def exchange(self, message: dict[str, Any], seconds: float) -> Any:
@@ -258,7 +266,7 @@ class ProcessImpl:
         child = Child(self.argv, self.env)
         self._child = child
         try:
-            reply = child.exchange(protocol.handshake_request(), max(self.call_timeout, DEFAULT_CALL_TIMEOUT))
+            reply = child.exchange(protocol.handshake_request(), self.call_timeout)
             declared = protocol.read_handshake(reply)
         except (ImplementationCrashed, ProtocolBreach, TargetError) as error:
             reason = f"{error}{child.last_line()}"
