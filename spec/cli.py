@@ -3,21 +3,26 @@
 ``bnspec check TARGET`` runs every clause against TARGET and prints one row per
 clause (ID, level, result, time, statement), then the details of each failure.
 Exit status: 0 when every MUST clause passes (``--strict``: every SHOULD clause
-too) and nothing errored; 1 when a clause fails or errors; 2 for a usage error.
+too) and nothing errored; 1 when a clause fails or errors; 2 for a usage error;
+128 + the signal's number when SIGINT or SIGTERM stops the run (the reports then
+hold the clauses that ran).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import cases, report, reproducible
-from .errors import UsageError
-from .runner import DEFAULT_MAX_EXAMPLES, passed
+from .errors import UsageError, UserInterrupt
+from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, passed
 from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session, target_of
 
 
@@ -110,41 +115,74 @@ def _check(args: argparse.Namespace) -> int:
                       f"this run exactly; --save-failures does", file=out)
             print(report.HEADER, file=out)
 
-        def progress(result):
+        results: list[ClauseResult] = []
+
+        def progress(result: ClauseResult) -> None:
+            results.append(result)
             if not args.quiet:
                 print(report.row(result), file=out, flush=True)
 
         start = time.perf_counter()
-        results = session.run(clauses, progress, fail_fast=args.fail_fast, strict=args.strict)
+        stopped: UserInterrupt | None = None
+        try:
+            session.run(clauses, progress, fail_fast=args.fail_fast, strict=args.strict)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the clauses that ran get their reports
+            stopped = interrupt if isinstance(interrupt, UserInterrupt) else UserInterrupt()
     seconds = time.perf_counter() - start
+    meta = {**session.meta(), "stopped": f"interrupted by {stopped}" if stopped else None}
     # The reports first: nothing printed afterwards can lose them.
     if junit_path:
         report.write_junit(junit_path, results, options.command())
     if json_path:
-        report.write_json(json_path, results, session.meta())
-    saved = cases.save_all(failures_dir, results, session.meta()) if failures_dir else []
+        report.write_json(json_path, results, meta)
+    saved = cases.save_all(failures_dir, results, meta) if failures_dir else []
     report.print_failures(results, out)
-    ok = passed(results, args.strict)
+    ok = passed(results, args.strict) and stopped is None
     print(f"\n{report.summary(r.status for r in results)} in {seconds:.1f}s: "
           f"{'conforms' if ok else 'does not conform'}", file=out)
-    if len(results) < len(clauses):
+    if stopped is not None:
+        print(f"interrupted by {stopped}: {len(clauses) - len(results)} clauses not run", file=out)
+    elif len(results) < len(clauses):
         print(f"stopped early (--fail-fast): {len(clauses) - len(results)} clauses not run", file=out)
     for path in saved:
         print(f"saved {path}: bnspec replay {path} {options.target}", file=out)
+    if stopped is not None:
+        return 128 + stopped.signum
     return 0 if ok else 1
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`UserInterrupt` while a command runs (in the main thread), so that the
+    implementation's process group is killed and the reports of the clauses that ran are written."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum: int, frame: object) -> None:
+        raise UserInterrupt(signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """The command line; exit status 0 conforms, 1 a clause failed or errored, 2 a usage error."""
+    """The command line; exit status 0 conforms, 1 a clause failed or errored, 2 a usage error,
+    128 + the signal's number when SIGINT or SIGTERM ends it."""
     args = _parser().parse_args(argv)
     try:
-        return _command(args)
+        with _terminate_as_interrupt():
+            return _command(args)
     except UsageError as error:
         print(f"bnspec: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("bnspec: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        signum = interrupt.signum if isinstance(interrupt, UserInterrupt) else signal.SIGINT
+        print(f"bnspec: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
 
 
 def entry() -> None:

@@ -23,6 +23,7 @@ exit status 2.
 
 from __future__ import annotations
 
+import signal
 from enum import StrEnum
 
 
@@ -105,5 +106,10 @@ class TargetError(UsageError):
 
 
 class UserInterrupt(KeyboardInterrupt):
-    """Ctrl-C from the user, which ends the run; a KeyboardInterrupt the implementation raises
+    """Ctrl-C (SIGINT) or SIGTERM sent to bnspec, which ends the run (its reports keep the clauses
+    that ran; the exit status is 128 + ``signum``); a KeyboardInterrupt the implementation raises
     itself is its failure like any other exception (see :func:`bnspec.spec.runner.run_clause`)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum

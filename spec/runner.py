@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -162,42 +163,61 @@ TIMEOUT_REPEAT = 0.5
 TIMEOUT_SIGNAL = getattr(signal, "SIGUSR2", None)
 
 
-def _watchdog(seconds: float, stop: threading.Event) -> None:
-    """After ``seconds``, then every :data:`TIMEOUT_REPEAT`, signal the main thread until ``stop`` is set."""
+def _watchdog(seconds: float, stop: threading.Event, expired: threading.Event) -> None:
+    """After ``seconds``, set ``expired`` and signal the main thread, then again every
+    :data:`TIMEOUT_REPEAT`, until ``stop`` is set."""
     main = threading.main_thread().ident
     wait = seconds
     while not stop.wait(wait) and main is not None and TIMEOUT_SIGNAL is not None:
+        expired.set()
         signal.pthread_kill(main, TIMEOUT_SIGNAL)
         wait = TIMEOUT_REPEAT
 
 
 @contextmanager
-def _guards(seconds: float | None) -> Iterator[None]:
+def _guards(seconds: float | None) -> Iterator[threading.Event]:
     """The clause's signal handlers (main thread, POSIX only; elsewhere none -- ``--isolate`` is the
-    robust alternative).  Ctrl-C raises :class:`UserInterrupt`, which the target never takes for the
-    implementation's own KeyboardInterrupt.  SIGALRM is ignored, so an implementation's own
+    robust alternative).  Ctrl-C and SIGTERM raise :class:`UserInterrupt`, which the target never takes
+    for the implementation's own KeyboardInterrupt.  SIGALRM is ignored, so an implementation's own
     ``signal.alarm`` cannot end the run.  With a time limit, a watchdog thread makes
     :data:`TIMEOUT_SIGNAL` raise ClauseTimeout after ``seconds`` and again every
-    :data:`TIMEOUT_REPEAT` until the clause ends."""
+    :data:`TIMEOUT_REPEAT` until the clause ends; the event it yields tells that the limit expired.
+    A signal whose exception lands where Python cannot raise it (a garbage-collection callback) is
+    sent again rather than printed and lost."""
+    expired = threading.Event()
     if threading.current_thread() is not threading.main_thread() or TIMEOUT_SIGNAL is None:
-        yield
+        yield expired
         return
 
     def interrupted(signum: int, frame: Any) -> None:
-        raise UserInterrupt()
+        raise UserInterrupt(signum)
 
     def expire(signum: int, frame: Any) -> None:
         raise ClauseTimeout(f"timed out after {seconds:g} s")
 
+    def unraisable(info: Any) -> None:
+        # A signal that landed where Python cannot raise (a gc callback, a __del__) is sent again from
+        # another thread, to land in ordinary code, instead of being printed as "Exception ignored" and lost.
+        if isinstance(info.exc_value, ClauseTimeout | UserInterrupt):
+            number = TIMEOUT_SIGNAL if isinstance(info.exc_value, ClauseTimeout) else info.exc_value.signum
+            again = threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, number))
+            again.daemon = True
+            again.start()
+        else:
+            hook(info)
+
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable
     previous = {number: signal.signal(number, handler) for number, handler in
-                ((signal.SIGINT, interrupted), (signal.SIGALRM, signal.SIG_IGN), (TIMEOUT_SIGNAL, expire))}
+                ((signal.SIGINT, interrupted), (signal.SIGTERM, interrupted),
+                 (signal.SIGALRM, signal.SIG_IGN), (TIMEOUT_SIGNAL, expire))}
     stop = threading.Event()
     watchdog = None
     if seconds is not None:
-        watchdog = threading.Thread(target=_watchdog, args=(seconds, stop), name="bnspec-timeout", daemon=True)
+        watchdog = threading.Thread(target=_watchdog, args=(seconds, stop, expired), name="bnspec-timeout",
+                                    daemon=True)
         watchdog.start()
     try:
-        yield
+        yield expired
     finally:
         stop.set()
         signal.signal(TIMEOUT_SIGNAL, signal.SIG_IGN)  # a signal still pending is dropped, not raised here
@@ -205,6 +225,7 @@ def _guards(seconds: float | None) -> Iterator[None]:
             watchdog.join()
         for number, handler in previous.items():
             signal.signal(number, handler)
+        sys.unraisablehook = hook
 
 
 def run_clause(clause: Clause, subject: Subject, options: Options | None = None, *, reproduce: str = "",
@@ -229,9 +250,10 @@ def run_clause(clause: Clause, subject: Subject, options: Options | None = None,
             examples.run(ReplayDraw(replay))
     report = io.StringIO()
     start = time.perf_counter()
+    expired: threading.Event | None = None
     with capture.output() as printed:
         try:
-            with with_reporter(lambda text: print(text, file=report)), _guards(options.timeout):
+            with with_reporter(lambda text: print(text, file=report)), _guards(options.timeout) as expired:
                 test()
             status, cause, message, falsifying = Status.PASS, None, "", ""
         except Interruption as stop:  # a timeout, or the implementation's process died: no shrinking
@@ -254,6 +276,10 @@ def run_clause(clause: Clause, subject: Subject, options: Options | None = None,
             message = (f"bnspec's own error, not a finding about the implementation: {type(error).__name__}: "
                        f"{error}")
     seconds = time.perf_counter() - start
+    if status is not Status.PASS and cause is not Cause.TIMEOUT and expired is not None and expired.is_set():
+        # The limit expired but its exception surfaced elsewhere -- hypothesis, interrupted while it drew,
+        # reports "inconsistent data generation": the clause did not finish in time, which is no verdict.
+        status, cause, message, falsifying = Status.ERROR, Cause.TIMEOUT, f"timed out after {options.timeout:g} s", ""
     if status is Status.PASS:
         return ClauseResult(clause, status, seconds, worst=examples.worst.ratio, worst_units=examples.worst.units,
                             output=printed.text, **common)
