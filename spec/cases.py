@@ -35,10 +35,14 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .clauses import Clause
 from .process.codec import CodecError, decode_value, encode_value
 from .runner import ClauseResult
+
+if TYPE_CHECKING:
+    from .session import RunOptions
 
 FORMAT = "bnspec-case/1"
 
@@ -146,6 +150,25 @@ def _bundled(spec: str) -> bool:
     return spec == "reference" or spec in ADAPTERS
 
 
+def _within_domain(path: str, clause: Clause, case: dict, options: RunOptions) -> None:
+    """Refuse a case whose draws lie outside the clause's domain (an edited file: NaN in z, eps < 0),
+    rather than report that the implementation "still fails" on them.  The reference decides: replayed
+    on the draws under the case's profile, it must pass when the profile is its own (the lecture's), and
+    it must not refuse the inputs (raise) under any profile -- its refusals are the layer's domain."""
+    from dataclasses import replace
+
+    from .errors import Cause, Status, UsageError
+    from .session import Session
+
+    with Session(replace(options, target="reference", isolate=False)) as reference:
+        result = reference.run_clause(clause, replay=case["draws"])
+        own = reference.subject.declaration.profile == reference.profile
+    if result.status in (Status.PASS, Status.NOT_APPLICABLE) or not (own or result.cause is Cause.RAISED):
+        return
+    raise UsageError(f"{path}: the reference fails this case too, so its draws are outside {clause.id}'s domain "
+                     f"(was the file edited?): {' '.join(result.message.split())[:300]}")
+
+
 def main(args: argparse.Namespace) -> int:
     """``bnspec replay``: 1 if the case still fails, 0 if it passes; a UsageError (exit 2) for a
     file that is not a case, a case that no longer fits its property or does not apply."""
@@ -169,11 +192,12 @@ def main(args: argparse.Namespace) -> int:
     options = RunOptions(spec, profile=args.profile or case.get("profile"), seed=int(case.get("seed", 0)),
                          timeout=args.timeout, isolate=args.isolate,
                          memory_limit=DEFAULT_MEMORY_LIMIT_MB if args.memory_limit is None else args.memory_limit)
-    with Session(options) as session:
-        try:
+    try:
+        _within_domain(args.case, clause, case, options)
+        with Session(options) as session:
             result = session.run_clause(clause, replay=case["draws"])
-        except ReplayMismatch as mismatch:
-            raise UsageError(f"{args.case} no longer fits the property of {clause.id}: {mismatch}") from None
+    except ReplayMismatch as mismatch:
+        raise UsageError(f"{args.case} no longer fits the property of {clause.id}: {mismatch}") from None
     if result.status is Status.NOT_APPLICABLE:
         raise UsageError(f"{args.case} does not apply to {spec}: {result.message}")
     print(report.HEADER)
