@@ -28,27 +28,39 @@ def close(what: str, observed: np.ndarray, required: np.ndarray, tol: Tolerance)
     return worst
 
 
+def _compared_with(what: str) -> str:
+    """Y of a pair check's ``what``, "X against Y" (the value the observed one is compared with)."""
+    _, against, rest = what.rpartition(" against ")
+    return rest if against else "the value it is compared with"
+
+
 def compare(what: str, observed: np.ndarray, required: np.ndarray, tol: Tolerance) -> tuple[float, str]:
     """The worst error / tolerance of ``observed`` against ``required``, and what is wrong ('' if nothing).
 
-    ``what`` names the quantity (e.g. "mean of unit j of forward(z, 1, 0, eps)").
-    A non-finite value on either side is a violation: bnspec's reference never
-    returns one (it raises instead), so a non-finite required value comes from
-    another output of the implementation (pair checks such as BN(Z + b) = BN(Z))."""
+    ``what`` names the quantity (e.g. "mean of unit j of forward(z, 1, 0, eps)"),
+    a pair check as "X against Y".  A non-finite value on either side is a
+    violation.  bnspec's reference never returns one (it raises instead), so a
+    non-finite value on the required side comes from another output of the
+    implementation (pair checks such as BN(Z + b) = BN(Z)): it is reported as
+    observed, in Y, and never as a required value."""
     observed = np.asarray(observed, dtype=np.float64)
     required = np.asarray(required, dtype=np.float64)
     if observed.shape != required.shape:
         return np.inf, f"{what}: observed shape {observed.shape}, required {required.shape}"
-    if not np.isfinite(required).all():
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(required))[0])
-        return np.inf, (f"{what}: the implementation's own value to compare with is {required[index]} "
-                        f"at index {index}; every value must be finite")
     atol = np.broadcast_to(np.asarray(tol.atol, dtype=np.float64), observed.shape)
     if not np.isfinite(observed).all():
         bad = ~np.isfinite(observed)
         index = tuple(int(i) for i in np.argwhere(bad)[0])
+        against = (f"required {_fmt(required[index])} within {atol[index]:.3g}" if np.isfinite(required[index])
+                   else f"and {required[index]} in {_compared_with(what)}, also an output of the implementation")
         return np.inf, (f"{what}: {int(bad.sum())} of {observed.size} elements are not finite; at index {index} "
-                        f"observed {observed[index]}, required {_fmt(required[index])} within {atol[index]:.3g}")
+                        f"observed {observed[index]}, {against}")
+    if not np.isfinite(required).all():
+        bad = ~np.isfinite(required)
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        return np.inf, (f"{what}: observed {required[index]} at index {index} in {_compared_with(what)}, an output "
+                        f"of the implementation ({int(bad.sum())} of {required.size} elements are not finite); "
+                        "every output must be finite")
     error = np.abs(observed - required)
     # atol == 0 only where the required value is exact (e.g. a shape); guard the ratio.
     ratio = error / np.maximum(atol, np.finfo(np.float64).tiny)

@@ -2,19 +2,36 @@
 
 Every draw is labelled (``draw(strategy, "z")``), so a failure lists its inputs
 by the lecture's names.  The layer strategy draws, per unit, an offset far from
-0 against the spread (up to |mu| / sigma = 1e8), constant units, m = 2 and
-m = 1 where asked, eps from tiny to large (so eps handling is observable next
-to sigma^2), and gamma with negative and zero entries.
+0 against the spread (up to |mu| / sigma = 1e8), m = 2 often, eps from tiny to
+large (so eps handling is observable next to sigma^2), and gamma with negative
+and zero entries.
+
+Degenerate inputs -- a unit constant over the mini-batch (sigma^2 = 0) and, in
+training mode, m = 1 -- are the subject of their own clauses (BN-DEG-1,
+BN-DEG-2): every other clause keeps away from them, so that one bug on them
+fails those clauses and no others.  The shared draws therefore never give a
+constant unit (:func:`constant_units` is the test) unless asked with
+``degenerate=True``, and m = 1 only where asked with ``min_m=1`` (the DEG
+clauses, and inference, which uses no batch statistics): :func:`legal` says
+whether an input is one the other clauses may be given.
+
+Speed: an array is built with numpy from a few hypothesis choices (a seed, a
+pattern, a scale and an offset per unit) rather than drawn element by element,
+and every strategy object is made once per set of arguments (``functools.cache``):
+hypothesis validates each new strategy object, and drawing element by element
+was most of a run's time.  Replay is unaffected: a case file stores the labelled
+values (``z``, ``grad``, ...), not the choices behind them.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from .errors import UsageError
 
@@ -43,6 +60,10 @@ class Draw:
         self.sequence.append((label, value))
         return value
 
+    def assume(self, condition: bool, why: str) -> None:
+        """Discard this example unless ``condition`` (``why``: what it keeps out, for a replay's message)."""
+        assume(condition)
+
 
 class ReplayMismatch(UsageError):
     """A saved draw sequence does not fit the property (the property changed since it was saved):
@@ -70,6 +91,10 @@ class ReplayDraw(Draw):
         self.sequence.append((label, value))
         return value
 
+    def assume(self, condition: bool, why: str) -> None:
+        if not condition:
+            raise ReplayMismatch(f"the saved draws are outside the property's domain: {why}")
+
 
 #: smallest nonzero magnitude drawn.  Inputs stay far enough from float64's
 #: subnormal range (below 2.2e-308) that no product of three of them is
@@ -78,6 +103,30 @@ class ReplayDraw(Draw):
 SMALLEST_MAGNITUDE = 1e-100
 
 
+def constant_units(z: np.ndarray, rtol: float = 0.0) -> np.ndarray:
+    """Which units of ``z`` (``n x m``) are constant over the mini-batch: ``n x 1`` booleans
+    (every unit when m = 1).  With ``rtol`` > 0, also the units whose range is at most ``rtol``
+    times their largest magnitude (nearly constant: a few roundings away from constant).
+    A unit with a NaN is not constant."""
+    z = np.asarray(z, dtype=np.float64)
+    if z.shape[1] == 0:
+        return np.ones((z.shape[0], 1), dtype=bool)
+    top, bottom = z.max(axis=1, keepdims=True), z.min(axis=1, keepdims=True)
+    return top - bottom <= rtol * np.maximum(np.abs(top), np.abs(bottom))
+
+
+def legal(z: np.ndarray, rtol: float = 0.0) -> bool:
+    """Whether ``z`` (``n x m``) is a legal training-mode input: m >= 2 and no constant unit
+    (with ``rtol``: none nearly constant either, see :func:`constant_units`)."""
+    return z.shape[1] >= 2 and not constant_units(z, rtol).any()
+
+
+def _flush(a: np.ndarray) -> np.ndarray:
+    """``a`` with the entries below :data:`SMALLEST_MAGNITUDE` in magnitude set to 0."""
+    return np.where(np.abs(a) < SMALLEST_MAGNITUDE, 0.0, a)
+
+
+@functools.cache
 def _finite(lo: float, hi: float) -> st.SearchStrategy[float]:
     floats = st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=False)
     return floats.map(lambda v: 0.0 if abs(v) < SMALLEST_MAGNITUDE else v)
@@ -93,20 +142,36 @@ def attribute(value: float) -> float:
     return float(np.float32(value))
 
 
+def _negated(v: float) -> float:
+    return -v
+
+
+def _power_of_ten(e: float) -> float:
+    return float(10.0**e)
+
+
+@functools.cache
 def log_uniform(lo_exp: float, hi_exp: float) -> st.SearchStrategy[float]:
     """``10**e`` for e drawn in [lo_exp, hi_exp]."""
-    return _finite(lo_exp, hi_exp).map(lambda e: float(10.0**e))
+    return _finite(lo_exp, hi_exp).map(_power_of_ten)
 
 
+@functools.cache
 def eps_values() -> st.SearchStrategy[float]:
     """eps from 1e-8 to 10: tiny (invisible), comparable to sigma^2, and dominant."""
     return st.one_of(st.sampled_from([1e-8, 1e-5, 1e-3, 0.1, 1.0, 10.0]), log_uniform(-8, 1)).map(attribute)
 
 
+#: The seed of the numpy generator that fills an array: one hypothesis choice per array.
+SEEDS = st.integers(0, 2**32 - 1)
+
+
+@functools.cache
 def column(n: int, lo: float, hi: float, special: tuple[float, ...] = ()) -> st.SearchStrategy[np.ndarray]:
-    """An ``n x 1`` float64 array with entries in [lo, hi] (``special`` values favoured)."""
+    """An ``n x 1`` float64 array with entries in [lo, hi] (``special`` values favoured): one
+    hypothesis choice per entry, so that each entry shrinks to a simple value."""
     elements = st.one_of(st.sampled_from(special), _finite(lo, hi)) if special else _finite(lo, hi)
-    return hnp.arrays(np.float64, (n, 1), elements=elements)
+    return st.tuples(*[elements] * n).map(lambda values: np.array(values, dtype=np.float64).reshape(n, 1))
 
 
 def gammas(n: int) -> st.SearchStrategy[np.ndarray]:
@@ -118,36 +183,116 @@ def betas(n: int) -> st.SearchStrategy[np.ndarray]:
     return column(n, -5.0, 5.0, special=(0.0, 1.0, -2.0))
 
 
+def _uniform(seed: int, shape: tuple[int, int], lo: float, hi: float) -> np.ndarray:
+    """``shape`` values uniform in [lo, hi) from the generator seeded with ``seed``, tiny ones flushed to 0."""
+    return _flush(np.random.default_rng(seed).uniform(lo, hi, shape))
+
+
+@functools.cache
 def matrix(n: int, m: int, lo: float = -3.0, hi: float = 3.0) -> st.SearchStrategy[np.ndarray]:
-    return hnp.arrays(np.float64, (n, m), elements=_finite(lo, hi))
+    """An ``n x m`` float64 array uniform in [lo, hi], filled by numpy from a drawn seed."""
+    return SEEDS.map(lambda seed: _uniform(seed, (n, m), lo, hi))
 
 
+def _varied(g: np.ndarray) -> bool:
+    return bool(np.ptp(g, axis=1).min() > 1e-3)
+
+
+@functools.cache
 def upstream(n: int, m: int) -> st.SearchStrategy[np.ndarray]:
     """A random upstream gradient (never all ones: with ones, dz = 0 and any check passes)."""
-    return matrix(n, m, -2.0, 2.0).filter(lambda g: np.ptp(g, axis=1).min() > 1e-3)
+    return matrix(n, m, -2.0, 2.0).filter(_varied)
 
 
-@st.composite
-def batches(draw: Any, n: int, m: int, max_offset_ratio: float = MAX_OFFSET_RATIO) -> np.ndarray:
+#: The patterns of a unit's noise, simplest first (the shrinker moves towards the first).
+NOISE_PATTERNS = ("uniform", "normal", "two values", "one outlier", "small integers", "ramp")
+
+
+def noise(pattern: str, rng: np.random.Generator, m: int) -> np.ndarray:
+    """``m`` values of ``pattern`` from ``rng`` (1-D), never all equal when m >= 2.
+
+    ``uniform`` in [-3, 3] and ``normal``: generic values; ``two values``, -1
+    and 1 each at least once: the ties of a two-point distribution; ``one
+    outlier``, 0 but a single 1: the largest |z_norm|, sqrt(m - 1);
+    ``small integers`` in [-3, 3]: exact values and ties; ``ramp``: equally
+    spaced and sorted, sums in increasing order.
+    """
+    if pattern == "uniform":
+        values = rng.uniform(-3.0, 3.0, m)
+    elif pattern == "normal":
+        values = rng.standard_normal(m)
+    elif pattern == "two values":
+        values = np.where(np.arange(m) < rng.integers(1, max(m, 2)), -1.0, 1.0)
+        rng.shuffle(values)
+    elif pattern == "one outlier":
+        values = np.zeros(m)
+        values[rng.integers(m)] = 1.0
+    elif pattern == "small integers":
+        values = rng.integers(-3, 4, m).astype(np.float64)
+    elif pattern == "ramp":
+        values = np.linspace(-1.0, 1.0, m)
+    else:
+        raise ValueError(f"pattern: {pattern!r} is not one of {NOISE_PATTERNS}")
+    if m > 1 and values.max() == values.min():  # a draw of equal values (small integers, or chance)
+        values[0] += 1.0
+    return values
+
+
+def _unit_spread(values: np.ndarray) -> np.ndarray:
+    """``values`` centred on their midrange, times the power of two that brings their (biased)
+    standard deviation into [1, 2).  Exact for the patterns with exact values (ties, small
+    integers, the ramp stay what they are); the range is then at least 1 (some value is a
+    standard deviation or more from the mean) and every value at most sqrt(m) * 2 from 0, so the
+    noise adds no offset of its own.  One value: as it is."""
+    if values.max() == values.min():
+        return values
+    centred = values - (values.max() + values.min()) / 2
+    return centred * 2.0 ** -np.floor(np.log2(float(centred.std())))
+
+
+@functools.cache
+def _offset_ratios(max_offset_ratio: float) -> st.SearchStrategy[float]:
+    """|mu| / sigma: 0, or log-uniform in [1, max_offset_ratio] with either sign."""
+    top = float(np.log10(max_offset_ratio))
+    return st.one_of(st.just(0.0), log_uniform(0, top), log_uniform(0, top).map(_negated))
+
+
+@functools.cache
+def _units(max_offset_ratio: float, degenerate: bool) -> st.SearchStrategy[tuple[Any, ...]]:
+    """One unit's structure: (spread, offset ratio, noise pattern, constant)."""
+    constant = st.booleans() if degenerate else st.just(False)
+    return st.tuples(log_uniform(-3, 3), _offset_ratios(max_offset_ratio), st.sampled_from(NOISE_PATTERNS), constant)
+
+
+def _batch(units: tuple[tuple[Any, ...], ...], seed: int, m: int) -> np.ndarray:
+    """``Z`` (``n x m``) from the units' structures and the noise's seed (see :func:`batches`)."""
+    rng = np.random.default_rng(seed)
+    spread, ratio = (np.array([[unit[k]] for unit in units], dtype=np.float64) for k in (0, 1))
+    rows = [np.zeros(m) if constant else _unit_spread(noise(pattern, rng, m)) for _, _, pattern, constant in units]
+    return _flush(ratio * spread + spread * np.array(rows))
+
+
+@functools.cache
+def batches(n: int, m: int, max_offset_ratio: float = MAX_OFFSET_RATIO, *,
+            degenerate: bool = False) -> st.SearchStrategy[np.ndarray]:
     """``Z`` (``n x m``): per unit ``offset * spread + spread * noise``.
 
-    spread is log-uniform in [1e-3, 1e3]; the offset ratio |mu| / sigma is 0 or
-    log-uniform up to ``max_offset_ratio`` with either sign; a unit may be
-    constant (noise 0).
+    spread is log-uniform in [1e-3, 1e3]; the offset ratio is 0 or log-uniform
+    up to ``max_offset_ratio`` with either sign; the noise follows one of
+    :data:`NOISE_PATTERNS` with its standard deviation scaled into [1, 2) by a
+    power of two after centring it on its midrange, so that |mu| / sigma is at most
+    the drawn ratio give or take sqrt(m): nearly constant units (sigma / |mu| down
+    to 1e-8) come from the ratio, never beyond it.  Four hypothesis choices per unit
+    and one seed: the values come from numpy.
+
+    No unit is constant: its range is at least the spread, which float64 resolves
+    next to an offset of |mu| / sigma up to 1e8 (relative range 1e-8 against
+    u ~ 1e-16), and flushing the values below SMALLEST_MAGNITUDE to 0 cannot
+    level a range of 1e-3 or more.  Unless ``degenerate``: then a unit may be
+    constant (noise 0).  m = 1 gives one value per unit.
     """
-    noise = draw(matrix(n, m))
-    spread = draw(hnp.arrays(np.float64, (n, 1), elements=log_uniform(-3, 3)))
-    top = float(np.log10(max_offset_ratio))
-    ratio = draw(
-        hnp.arrays(
-            np.float64,
-            (n, 1),
-            elements=st.one_of(st.just(0.0), log_uniform(0, top), log_uniform(0, top).map(lambda r: -r)),
-        )
-    )
-    constant = draw(hnp.arrays(np.bool_, (n, 1), elements=st.booleans()))
-    noise = np.where(constant, 0.0, noise)
-    return ratio * spread + spread * noise
+    return st.tuples(st.tuples(*[_units(max_offset_ratio, degenerate)] * n), SEEDS).map(
+        lambda drawn: _batch(drawn[0], drawn[1], m))
 
 
 @dataclass(frozen=True)
@@ -168,6 +313,12 @@ class Layer:
         return self.z.shape[1]
 
 
+@functools.cache
+def _examples(min_m: int, max_m: int) -> st.SearchStrategy[int]:
+    """m in [min_m, max_m], min_m favoured (m = 2 is where an m versus m - 1 shows most)."""
+    return st.one_of(st.just(min_m), st.integers(min_m, max_m))
+
+
 def layer(
     draw: Draw,
     *,
@@ -176,11 +327,20 @@ def layer(
     max_n: int = 5,
     max_offset_ratio: float = MAX_OFFSET_RATIO,
     unit_affine: bool = False,
+    degenerate: bool = False,
 ) -> Layer:
-    """Draw ``z``, ``gamma``, ``beta``, ``eps`` (``unit_affine``: gamma = 1, beta = 0)."""
+    """Draw ``z``, ``gamma``, ``beta``, ``eps`` (``unit_affine``: gamma = 1, beta = 0).
+
+    ``z`` is a legal input (:func:`legal`) unless the property asks otherwise:
+    ``degenerate=True`` draws constant units too (the clauses about them), and
+    ``min_m=1`` draws m = 1 -- degenerate in training mode (BN-DEG-2), not in
+    inference, which uses no batch statistics.
+    """
+    if not 1 <= min_m <= max_m:
+        raise ValueError(f"min_m, max_m: expected 1 <= min_m <= max_m, got {min_m}, {max_m}")
     n = draw(st.integers(1, max_n), "n")
-    m = draw(st.one_of(st.just(min_m), st.integers(min_m, max_m)), "m")
-    z = draw(batches(n, m, max_offset_ratio), "z")
+    m = draw(_examples(min_m, max_m), "m")
+    z = draw(batches(n, m, max_offset_ratio, degenerate=degenerate), "z")
     if unit_affine:
         gamma, beta = np.ones((n, 1)), np.zeros((n, 1))
     else:

@@ -39,7 +39,7 @@ CAUGHT_BY: dict[type, tuple[str, ...]] = {
     bwd.FlatParamGradsBN: ("BN-SHAPE-2", "NET-SHAPE-1"),
     bwd.DzSignErrorBN: ("BN-GRAD-1",),
     bwd.DzWithoutGammaBN: ("BN-GRAD-6", "BN-INV-2", "BN-LOC-2"),
-    bwd.BackwardWithoutEpsBN: ("BN-GRAD-1", "BN-INV-4"),
+    bwd.BackwardWithoutEpsBN: ("BN-GRAD-1", "BN-DEG-1"),
     bwd.DzTimesMBN: ("BN-GRAD-1", "BN-GRAD-REF"),
     run.MomentumSwappedBN: ("BN-RUN-1",),
     run.RunningVarNotUpdatedBN: ("BN-RUN-1", "BN-RUN-2"),

@@ -22,18 +22,19 @@ from bnspec.spec.target import wrap
 
 
 def _constants(offset: float) -> str:
-    """Floats in [offset, offset + 0.2], inside the ranges of the clause's draws (noise in [-3, 3])."""
+    """Floats in [offset, offset + 0.2], inside the ranges of the clause's draws (gamma and the spreads'
+    exponents in [-3, 3])."""
     return ", ".join(repr(offset + k / 997) for k in range(1, 200))
 
 
 class Recording:
-    """The reference, keeping every z that forward is given."""
+    """The reference, keeping every z, gamma and beta that forward is given (side by side)."""
 
     def __init__(self) -> None:
         self.seen: list[np.ndarray] = []
 
     def forward(self, z, gamma, beta, eps):
-        self.seen.append(z.copy())
+        self.seen.append(np.hstack([z, gamma, beta]))
         return batchnorm.forward(z, gamma, beta, eps)
 
 

@@ -3,16 +3,20 @@
 The calls are built from the protocol's declaration (:data:`bnspec.spec.protocol.FUNCTIONS`):
 each argument gets the value drawn under its name, moved to the implementation's layout as its
 role requires, and goes to the implementation's own function as it is (``target.invoke``: no
-copy, so that a modification can be seen).
+copy, so that a modification can be seen).  What a call returns is checked as every call's
+results are (:func:`bnspec.spec.protocol.results`): a result that is not the array the protocol
+requires -- ``None``, a list, a wrong shape -- is a protocol breach, never compared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .. import protocol
 from .. import strategies as draws
 from ..protocol import FUNCTIONS, Role, Signature
 from ..target import Target
@@ -23,7 +27,23 @@ from . import proves
 MOMENTUM = 0.9
 
 
-def _calls(target: Target, draw: draws.Draw) -> Iterator[tuple[Signature, list[Any]]]:
+@dataclass(frozen=True)
+class _Call:
+    """One protocol function with its arguments in the implementation's layout, for ``z`` of ``n x m``."""
+
+    signature: Signature
+    args: list[Any]
+    n: int
+    m: int
+
+    def results(self, target: Target, value: Any) -> tuple[np.ndarray, ...]:
+        """What the call returned, checked against the protocol (ProtocolBreach otherwise) and copied,
+        so that a later call cannot change it."""
+        checked = protocol.results(self.signature.name, value, target.layout, self.n, self.m)
+        return tuple(np.array(a, copy=True) for a in checked)
+
+
+def _calls(target: Target, draw: draws.Draw) -> Iterator[_Call]:
     """Each protocol function the target has, with fresh arguments in the implementation's layout."""
     x = draws.layer(draw, max_offset_ratio=1e4)
     grad = draw(draws.upstream(x.n, x.m), "grad")
@@ -34,9 +54,9 @@ def _calls(target: Target, draw: draws.Draw) -> Iterator[tuple[Signature, list[A
                               "eps": x.eps, "momentum": MOMENTUM}
     for name, signature in FUNCTIONS.items():
         if target.has(name):
-            yield signature, [values[slot.name] if slot.role is Role.SCALAR
-                              else target.to_impl_layout(values[slot.name], slot.role)
-                              for slot in signature.arguments]
+            yield _Call(signature, [values[slot.name] if slot.role is Role.SCALAR
+                                    else target.to_impl_layout(values[slot.name], slot.role)
+                                    for slot in signature.arguments], x.n, x.m)
 
 
 def _copies(args: list[Any]) -> list[Any]:
@@ -45,9 +65,10 @@ def _copies(args: list[Any]) -> list[Any]:
 
 @proves("BN-PURE-1", needs=())
 def inputs_untouched(target: Target, trial: Trial) -> None:
-    for signature, args in _calls(target, trial.draw):
+    for call in _calls(target, trial.draw):
+        signature, args = call.signature, call.args
         before = _copies(args)
-        target.invoke(signature.name, args)
+        call.results(target, target.invoke(signature.name, args))
         for slot, was, now in zip(signature.arguments, before, args, strict=True):
             if not isinstance(was, np.ndarray):
                 continue
@@ -62,8 +83,6 @@ def inputs_untouched(target: Target, trial: Trial) -> None:
 def _same_elements(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise (flattened): the same bits, or both NaN (any payload).  Arrays of the same shape and dtype."""
     flat_a, flat_b = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
-    if a.dtype.hasobject:
-        return np.array([_same(p, q) for p, q in zip(flat_a.tolist(), flat_b.tolist(), strict=True)], dtype=bool)
     width = a.dtype.itemsize
     bits = (flat_a.view(np.uint8).reshape(-1, width) == flat_b.view(np.uint8).reshape(-1, width)).all(axis=1)
     try:
@@ -73,40 +92,26 @@ def _same_elements(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return bits | both_nan
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Whether two results are the same: arrays of one shape and dtype bit for bit (NaN equal to
-    NaN), sequences and mappings item by item, any other values by equality (``None`` is ``None``)."""
-    if isinstance(a, np.ndarray | np.generic) or isinstance(b, np.ndarray | np.generic):
-        if not (isinstance(a, np.ndarray | np.generic) and isinstance(b, np.ndarray | np.generic)):
-            return False
-        a, b = np.asarray(a), np.asarray(b)
-        return a.shape == b.shape and a.dtype == b.dtype and bool(_same_elements(a, b).all())
-    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
-        return len(a) == len(b) and all(_same(p, q) for p, q in zip(a, b, strict=True))
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:  # both NaN
-        return True
-    try:
-        return a is b or bool(a == b)
-    except Exception:  # an equality that does not answer: not the same
-        return False
-
-
-def _difference(signature: Signature, first: Any, second: Any) -> str:
-    """Which result differs, by the protocol's names when the results have the protocol's arity."""
-    names = signature.result_names
-    pairs = isinstance(first, tuple | list) and isinstance(second, tuple | list)
-    if len(names) > 1 and pairs and len(first) == len(second) == len(names):
-        differing = [name for name, p, q in zip(names, first, second, strict=True) if not _same(p, q)]
-        return f" ({', '.join(differing)} differ{'s' if len(differing) == 1 else ''})"
-    return ""
+def _differences(signature: Signature, first: tuple[np.ndarray, ...], second: tuple[np.ndarray, ...]) -> list[str]:
+    """Each result of two calls that is not the same, bit for bit (NaN equal to NaN), by its protocol name.
+    The results are checked arrays: one shape and dtype per result, as the protocol fixes them."""
+    differing = []
+    for name, a, b in zip(signature.result_names, first, second, strict=True):
+        if a.dtype != b.dtype:
+            differing.append(f"{name} (dtype {a.dtype}, then {b.dtype})")
+            continue
+        changed = ~_same_elements(a, b)
+        if changed.any():
+            differing.append(f"{name} ({int(changed.sum())} of {a.size} elements)")
+    return differing
 
 
 @proves("BN-PURE-2", needs=())
 def deterministic(target: Target, trial: Trial) -> None:
-    for signature, args in _calls(target, trial.draw):
-        first = target.invoke(signature.name, _copies(args))
-        second = target.invoke(signature.name, _copies(args))
-        trial.holds(_same(first, second), f"{signature.name} returned different results for the same inputs"
-                                          f"{_difference(signature, first, second)}")
+    for call in _calls(target, trial.draw):
+        name = call.signature.name
+        first = call.results(target, target.invoke(name, _copies(call.args)))
+        second = call.results(target, target.invoke(name, _copies(call.args)))
+        differing = _differences(call.signature, first, second)
+        trial.holds(not differing, f"{name} returned different results for the same inputs: "
+                                   f"{', '.join(differing)} differ{'s' if len(differing) == 1 else ''}")
