@@ -9,14 +9,17 @@ part of bnspec reads: the target wrapper, ``--exec`` and ``--isolate``, the
 purity checks, the golden vectors, the reproducers and the docs.
 
 A target may declare ``layout`` (a :class:`Layout`), ``profile`` (a profile's
-name) and ``dtypes`` (names from :data:`DTYPES`); :func:`declaration` reads and
-checks them.  The layout is handled here alone: :meth:`Layout.to_impl` and
+name), ``dtypes`` (names from :data:`DTYPES`) and ``fixed_eps`` (the eps it computes
+with whatever eps it is passed, see :mod:`bnspec.spec.eps`); :func:`declaration` reads
+and checks them.  The layout is handled here alone: :meth:`Layout.to_impl` and
 :meth:`Layout.from_impl` move an array between the lecture's layout, which the
 properties always speak, and the implementation's.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -153,22 +156,34 @@ DEFAULT_DTYPES = ("float64", "float32")
 
 @dataclass(frozen=True)
 class Declaration:
-    """What a target says of itself: its functions, layout, profile name and dtypes."""
+    """What a target says of itself: its functions, layout, profile name, dtypes and fixed eps
+    (None: it computes with the eps it is passed, or bnspec detects otherwise, :mod:`bnspec.spec.eps`)."""
 
     functions: tuple[str, ...]
     layout: Layout = Layout.UNITS_FIRST
     profile: str | None = None
     dtypes: tuple[str, ...] = DEFAULT_DTYPES
     dtypes_declared: bool = False
+    fixed_eps: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The declaration as the process protocol's handshake carries it."""
         return {"functions": list(self.functions), "layout": self.layout.value, "profile": self.profile,
-                "dtypes": list(self.dtypes) if self.dtypes_declared else None}
+                "dtypes": list(self.dtypes) if self.dtypes_declared else None, "fixed_eps": self.fixed_eps}
+
+
+def _fixed_eps(value: Any, where: str) -> float | None:
+    """A declared ``fixed_eps`` as a float: a positive finite number (any real type but bool), or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < float(value) < math.inf):
+        raise TargetError(f"{where}: fixed_eps must be a positive finite number (the eps it computes with, "
+                          f"whatever eps it is passed), got {value!r:.100}")
+    return float(value)
 
 
 def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes: Any = None,
-                where: str = "target") -> Declaration:
+                where: str = "target", *, fixed_eps: Any = None) -> Declaration:
     """Check a target's declarations; :class:`TargetError` naming the one that is wrong."""
     if not isinstance(functions, list | tuple) or not all(isinstance(f, str) for f in functions):
         raise TargetError(f"{where}: functions must be a list of names, got {functions!r:.100}")
@@ -188,7 +203,7 @@ def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes:
         raise TargetError(f"{where}: dtypes must be a list of names drawn from {DTYPES}, got {dtypes!r:.100}")
     ordered = tuple(f for f in NAMES if f in functions)
     return Declaration(ordered, chosen, profile, DEFAULT_DTYPES if dtypes is None else tuple(dtypes),
-                       dtypes is not None)
+                       dtypes is not None, _fixed_eps(fixed_eps, where))
 
 
 def declaration_of(impl: Any, where: str = "target") -> Declaration:
@@ -200,7 +215,7 @@ def declaration_of(impl: Any, where: str = "target") -> Declaration:
         if not functions:
             raise TargetError(f"{where}: has none of the protocol's functions {NAMES}")
         return declaration(functions, getattr(impl, "layout", None), getattr(impl, "profile", None),
-                           getattr(impl, "dtypes", None), where)
+                           getattr(impl, "dtypes", None), where, fixed_eps=getattr(impl, "fixed_eps", None))
     except TargetError:
         raise
     except BaseException as exc:  # noqa: B036 - the object's own code decides no exit status

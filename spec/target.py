@@ -18,11 +18,13 @@ import inspect
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import eps as eps_probe
 from . import profiles, protocol
 from .clauses import Kind
 from .errors import Finding, ImplementationRaised, Interruption, TargetError, UserInterrupt
@@ -56,6 +58,18 @@ class Subject:
         if need.startswith("dtype:"):
             return need.removeprefix("dtype:") in self.dtypes
         return need in self.declaration.functions
+
+    @cached_property
+    def fixed_eps(self) -> float | None:
+        """The eps the implementation computes with whatever eps it is passed: the declared
+        ``fixed_eps``, else the one :func:`bnspec.spec.eps.in_effect` detects (None: it follows its
+        argument, the probe cannot tell, or there is no forward).  The probe calls forward, so it runs
+        when a clause first asks (:meth:`Target.eps_in_effect`), under that clause's time limit and
+        output capture, and once per subject: a clause's time limit that interrupts it leaves nothing
+        cached."""
+        if self.declaration.fixed_eps is not None:
+            return self.declaration.fixed_eps
+        return eps_probe.in_effect(Target(self).forward) if self.has("forward") else None
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,14 @@ class Target:
 
     def has(self, need: str) -> bool:
         return self.subject.has(need)
+
+    def eps_in_effect(self, eps: float) -> float:
+        """The eps the implementation computes with when it is passed ``eps``: its fixed eps
+        (:attr:`Subject.fixed_eps`, declared or detected) or ``eps`` itself.  A clause whose statement
+        holds for any eps sizes its tolerances and finite-difference steps with it, so that an
+        implementation that ignores eps fails only the clauses about eps's value."""
+        fixed = self.subject.fixed_eps
+        return eps if fixed is None else fixed
 
     # -- calls -------------------------------------------------------------------
 

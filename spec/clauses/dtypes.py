@@ -1,5 +1,11 @@
 """Clauses on low-precision inputs: float32, float16 and bfloat16 (for targets that
-declare them in ``dtypes``), overflow of float16 sums and negative variances."""
+declare them in ``dtypes``), overflow of float16 sums and negative variances.
+
+They judge accuracy alone (MUST): the values returned, read at their own precision,
+against the tolerance of the input's dtype.  The dtype a result comes in is
+BN-DTYPE-1's (a SHOULD, in :mod:`.layer`), so a wider, more accurate result breaks
+that clause only, and a narrower one fails these because its values are not
+accurate enough."""
 
 from . import clause
 
@@ -7,20 +13,21 @@ _BN = "bnspec.reference.batchnorm."
 FWD_BWD = (_BN + "forward", _BN + "backward")
 
 clause("BN-F32-1", "MUST", "float32 within float32's tolerance",
-       "With float32 inputs, forward and backward return float32 results within float32's "
-       "condition-scaled tolerance of the exact results for those inputs.",
+       "With float32 inputs, forward and backward return values within float32's condition-scaled "
+       "tolerance of the exact results for those inputs, in whatever dtype they return them (a wider "
+       "one is read at its own precision; the dtype itself is BN-DTYPE-1's).",
        r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s",
        ("convention",), implements=FWD_BWD)
 clause("BN-F16-1", "MUST", "float16 accumulated in float32",
-       "With float16 inputs (for targets that declare float16), forward and backward return float16 "
-       "results within float32's condition-scaled tolerance plus a few float16 roundings of the exact "
-       "results: the sums run in float32.",
+       "With float16 inputs (for targets that declare float16), forward and backward return values "
+       "within float32's condition-scaled tolerance plus a few float16 roundings of the exact "
+       "results: the sums run in float32. Values only, in whatever dtype (as BN-F32-1).",
        r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s + 4\, u_{16}\, |\tilde z|",
        ("convention",), implements=FWD_BWD + (_BN + "_layer_arguments",))
 clause("BN-BF16-1", "MUST", "bfloat16 accumulated in float32",
-       "With bfloat16 inputs (for targets that declare bfloat16), forward and backward return bfloat16 "
-       "results within float32's condition-scaled tolerance plus a few bfloat16 roundings of the exact "
-       "results: the sums run in float32.",
+       "With bfloat16 inputs (for targets that declare bfloat16), forward and backward return values "
+       "within float32's condition-scaled tolerance plus a few bfloat16 roundings of the exact "
+       "results: the sums run in float32. Values only, in whatever dtype (as BN-F32-1).",
        r"|\tilde z - \tilde z_{\mathrm{exact}}| \le K(m)\, u_{32}\, \kappa\, s + 4\, u_{\mathrm{bf16}}\, |\tilde z|",
        ("convention",), implements=FWD_BWD + (_BN + "_layer_arguments",))
 clause("BN-F16-2", "MUST", "No float16 overflow in the sums",
@@ -31,6 +38,7 @@ clause("BN-F16-2", "MUST", "No float16 overflow in the sums",
        ("convention",), implements=FWD_BWD)
 clause("BN-VAR-1", "MUST", "The variance is never negative",
        "For units nearly constant far from 0, in every dtype the target declares, forward and backward "
-       "return finite results within the dtype's tolerance: the variance never comes out negative.",
+       "return finite values within the input dtype's tolerance (in whatever dtype, as BN-F32-1): the "
+       "variance never comes out negative.",
        r"\sigma^2 \ge 0 \;\Rightarrow\; \sqrt{\sigma^2 + \varepsilon} \in \mathbb{R}", ("convention",),
        implements=(_BN + "_statistics",))

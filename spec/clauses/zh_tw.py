@@ -13,7 +13,10 @@ from __future__ import annotations
 STATEMENTS: dict[str, str] = {
     "BN-SHAPE-1": "forward 回傳與 z 同形狀 n[l] x m 的陣列。",
     "BN-SHAPE-2": "backward 回傳與 z 同形狀的 dz，以及與 gamma 同形狀 n[l] x 1 的 dgamma、dbeta。",
-    "BN-DTYPE-1": "每個回傳的陣列都保有輸入的浮點型別：輸入 float64 就輸出 float64；輸入 float32 就輸出 float32。",
+    "BN-DTYPE-1": "在實作宣告的每種型別中（預設為 float64 與 float32），forward 與 backward 回傳的每個陣列都保有"
+                  "輸入的型別：輸入 float32 就輸出 float32。這是唯一判定型別的條款，且為 SHOULD：較寬的結果"
+                  "（float32 輸入回傳 float64）並不較不精確，精確度條款（BN-F32-1、BN-F16-1、BN-BF16-1、"
+                  "BN-VAR-1）只判定其數值。",
     "BN-NORM-1": "當 gamma = 1、beta = 0 時，每個隱藏單元的輸出在這一小批資料上的平均為 0。",
     "BN-NORM-2": "當 gamma = 1、beta = 0 時，每個隱藏單元的輸出在這一小批資料上的（有偏）變異數為 "
                  "sigma^2 / (sigma^2 + eps)。",
@@ -62,14 +65,17 @@ STATEMENTS: dict[str, str] = {
     "NET-EVAL-1": "在推論模式下，網路對一筆資料的預測，不論單獨輸入或放在一批中都相同：它使用移動統計量。",
     "TRAIN-1": "在一個小的可分資料集上，使用批次標準化的小批次訓練，以梯度下降法、動量法、RMSprop 與 Adam "
                "都能降低損失。",
-    "BN-F32-1": "輸入為 float32 時，forward 與 backward 回傳 float32 的結果，與這些輸入的精確結果之差在 float32 "
-                "依條件數縮放的容許誤差內。",
-    "BN-F16-1": "輸入為 float16 時（對宣告支援 float16 的實作），forward 與 backward 回傳 float16 的結果，"
-                "與精確結果之差在 float32 依條件數縮放的容許誤差再加上幾次 float16 捨入之內：總和以 float32 累加。",
-    "BN-BF16-1": "輸入為 bfloat16 時（對宣告支援 bfloat16 的實作），forward 與 backward 回傳 bfloat16 的結果，"
-                 "與精確結果之差在 float32 依條件數縮放的容許誤差再加上幾次 bfloat16 捨入之內：總和以 float32 累加。",
+    "BN-F32-1": "輸入為 float32 時，forward 與 backward 回傳的數值與這些輸入的精確結果之差在 float32 "
+                "依條件數縮放的容許誤差內，不論以何種型別回傳（較寬的型別以其本身的精度讀取；型別本身由 "
+                "BN-DTYPE-1 判定）。",
+    "BN-F16-1": "輸入為 float16 時（對宣告支援 float16 的實作），forward 與 backward 回傳的數值，"
+                "與精確結果之差在 float32 依條件數縮放的容許誤差再加上幾次 float16 捨入之內：總和以 float32 累加。"
+                "只判定數值，不論型別（同 BN-F32-1）。",
+    "BN-BF16-1": "輸入為 bfloat16 時（對宣告支援 bfloat16 的實作），forward 與 backward 回傳的數值，"
+                 "與精確結果之差在 float32 依條件數縮放的容許誤差再加上幾次 bfloat16 捨入之內：總和以 float32 累加。"
+                 "只判定數值，不論型別（同 BN-F32-1）。",
     "BN-F16-2": "當 float16 輸入的總和超過 float16 的最大值 65504（m 為 256 到 512 個接近 300 或更大的值）時，"
                 "forward 與 backward 仍回傳有限的結果，且在 BN-F16-1 的容許誤差內。",
     "BN-VAR-1": "對於遠離 0 且幾乎為常數的隱藏單元，在實作宣告的每種型別中，forward 與 backward 都回傳"
-                "在該型別容許誤差內的有限結果：變異數絕不會算成負數。",
+                "在輸入型別容許誤差內的有限數值（不論以何種型別回傳，同 BN-F32-1）：變異數絕不會算成負數。",
 }

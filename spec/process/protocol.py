@@ -22,7 +22,11 @@ bnspec's own Python server, :mod:`bnspec.spec.process.serve`, on TARGET.
    the default: z is n x m and per-unit arrays n x 1; or ``batch_first``: z is
    m x n and per-unit arrays have shape [n]) are those of ``bnspec check``; the
    optional ``dtypes`` lists the floating dtypes it accepts (from float64,
-   float32, float16, bfloat16; default float64 and float32); ``name`` is free
+   float32, float16, bfloat16; default float64 and float32); the optional
+   ``fixed_eps`` (a positive JSON number, e.g. ``1e-05``) says that it computes
+   with that eps whatever eps it is passed -- the clauses whose statement holds
+   for any eps then size their tolerances with it (:mod:`bnspec.spec.eps`;
+   without it bnspec detects an ignored eps itself); ``name`` is free
    text.  A program that cannot serve (a bad option, a target that does not
    load) refuses the handshake with an error reply (3.): bnspec stops with the
    reason, a usage error.
@@ -187,7 +191,7 @@ def read_handshake(message: Any) -> tuple[Declaration, str]:
         raise ProtocolBreach(f"the handshake names protocol {result.get('protocol')!r:.100} version "
                              f"{result.get('version')!r:.100}; bnspec speaks {NAME!r} version {VERSION}")
     declared = declaration(result.get("functions"), result.get("layout"), result.get("profile"),
-                           result.get("dtypes"), "its declaration")
+                           result.get("dtypes"), "its declaration", fixed_eps=result.get("fixed_eps"))
     name = result.get("name", "")
     if not isinstance(name, str):
         raise TargetError(f"its declaration: name must be a string, got {name!r:.100}")
