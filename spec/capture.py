@@ -5,7 +5,10 @@ An implementation may print (a learner's debugging line, a framework's log,
 sends both Python-level writes (``sys.stdout``, ``sys.stderr``, warnings) and
 writes to the file descriptors 1 and 2 to a temporary file, so the runner's
 table stays readable; the text is kept with the clause's result and shown with
-its failure details.  Printing is not a clause violation by itself.
+its failure details.  Printing is not a clause violation by itself.  What the
+implementation prints when it is loaded (its module's top level) is captured
+too, by :func:`calling` around the loading: the run session keeps it with the
+first clause's output.
 """
 
 from __future__ import annotations
@@ -14,9 +17,14 @@ import io
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .errors import UsageError
+
+_T = TypeVar("_T")
 
 #: At most this many characters of captured output are kept per clause.
 MAX_CHARS = 4000
@@ -76,3 +84,20 @@ def output() -> Iterator[Captured]:
             fd_level.seek(0)
             raw = fd_level.read().decode("utf-8", errors="replace")
             captured.text = _shorten(python_level.getvalue() + raw)
+
+
+def calling(function: Callable[..., _T], *args: Any) -> tuple[_T, str]:
+    """``function(*args)`` with what it prints captured: its result and the text.  A
+    :class:`~bnspec.spec.errors.UsageError` it raises (a target that does not load) is raised again
+    with the text appended, so that what the implementation printed before failing is not lost."""
+    failed: UsageError | None = None
+    with output() as printed:
+        try:
+            result = function(*args)
+        except UsageError as error:
+            failed = error
+    if failed is not None:
+        if not printed.text.strip():
+            raise failed
+        raise type(failed)(f"{failed}\n(it printed while loading:)\n{printed.text.rstrip()}") from failed
+    return result, printed.text

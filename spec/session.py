@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from . import reproducible
+from . import capture, reproducible
 from . import target as targets
 from .clauses import Clause, select
 from .errors import Status, TargetError, UsageError
@@ -128,7 +128,8 @@ class Session:
 
     def __init__(self, options: RunOptions) -> None:
         self.options = options
-        self.subject, self._proxy = _load(options)
+        # what the implementation prints at import is captured, and shown with the first clause's output
+        (self.subject, self._proxy), self._printed = capture.calling(_load, options)
 
     def __enter__(self) -> Session:
         return self
@@ -161,8 +162,9 @@ class Session:
 
     def run_clause(self, clause: Clause, *, replay: list[tuple[str, Any]] | None = None,
                    check: Check | None = None) -> ClauseResult:
+        printed, self._printed = self._printed, ""  # the output at import goes with the first clause only
         return run_clause(clause, self.subject, self.options.runner_options(), reproduce=self.reproduce(clause),
-                          replay=replay, check=check)
+                          replay=replay, check=check, printed_at_load=printed)
 
     def run(self, clauses: Iterable[Clause], progress: Callable[[ClauseResult], None] | None = None,
             fail_fast: bool = False, strict: bool = False) -> list[ClauseResult]:
