@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import cases, report, reproducible
+from .diagnosis import diagnose
 from .errors import UsageError, UserInterrupt
 from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, passed
 from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session, target_of
@@ -128,15 +129,21 @@ def _check(args: argparse.Namespace) -> int:
             session.run(clauses, progress, fail_fast=args.fail_fast, strict=args.strict)
         except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the clauses that ran get their reports
             stopped = interrupt if isinstance(interrupt, UserInterrupt) else UserInterrupt()
+        found = None
+        if stopped is None:
+            try:
+                found = diagnose(session.subject, results, options.runner_options())
+            except KeyboardInterrupt as interrupt:
+                stopped = interrupt if isinstance(interrupt, UserInterrupt) else UserInterrupt()
     seconds = time.perf_counter() - start
     meta = {**session.meta(), "stopped": f"interrupted by {stopped}" if stopped else None}
     # The reports first: nothing printed afterwards can lose them.
     if junit_path:
         report.write_junit(junit_path, results, options.command())
     if json_path:
-        report.write_json(json_path, results, meta)
+        report.write_json(json_path, results, meta, found)
     saved = cases.save_all(failures_dir, results, meta) if failures_dir else []
-    report.print_failures(results, out)
+    report.print_failures(results, out, found)
     ok = passed(results, args.strict) and stopped is None
     print(f"\n{report.summary(r.status for r in results)} in {seconds:.1f}s: "
           f"{'conforms' if ok else 'does not conform'}", file=out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -12,13 +13,43 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from .clauses import Clause
+from .diagnosis import Diagnosis
 from .errors import Status, UsageError
 from .runner import ClauseResult
 
-#: ``eps*cond``: the worst error the clause observed, in units of the machine epsilon of the
-#: checked dtype times the input's condition and the quantity's scale (see spec/tolerances.py);
-#: "-" for a clause that compares no numbers against a condition-scaled tolerance.
-HEADER = f"{'clause':<13} {'level':<6} {'result':<6} {'time':>7} {'eps*cond':>8}  statement"
+COLUMNS = f"{'clause':<13} {'level':<6} {'result':<6} {'time':>7} {'eps*cond':>8}  statement"
+#: ``eps*cond``: an error in units of the machine epsilon of the checked dtype times the input's
+#: condition and the quantity's scale (spec/tolerances.py, docs/numerics.md).  One value per case:
+#: a failing clause shows its failing check's worst error -- the number its message ends with, and
+#: what a replay of its case shows -- a passing clause the worst over all its examples.
+LEGEND = ("eps*cond: worst error / (machine eps x condition x scale); FAIL: the failing check's (as in its "
+          "message and on replay), pass: the worst over all examples, -: no such check")
+#: The table's header: the columns, and the legend under them.
+HEADER = f"{COLUMNS}\n{LEGEND}"
+
+#: The repository's mkdocs.yml: its ``site_url`` starts the links to the clauses' pages (an installed
+#: wheel has none, and then a failure carries no link).
+MKDOCS = Path(__file__).resolve().parents[1] / "mkdocs.yml"
+
+
+@functools.cache
+def site_url() -> str:
+    """``site_url`` of mkdocs.yml, read once ('' when absent or empty)."""
+    try:
+        text = MKDOCS.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    found = re.search(r"^site_url:[ \t]*(.*?)[ \t]*$", text, re.MULTILINE)
+    return found.group(1).strip("'\"") if found else ""
+
+
+def clause_url(clause: Clause) -> str:
+    """The address of ``clause`` in the documentation site ('' without a ``site_url``): its page,
+    ``spec/<subject>.md`` (docs/sitegen/links.py ``clause_page``) as mkdocs serves it, and its anchor,
+    the ID."""
+    base = site_url()
+    return f"{base.rstrip('/')}/spec/{clause.subject}/#{clause.id}" if base else ""
 
 
 def accuracy(result: ClauseResult) -> str:
@@ -40,8 +71,10 @@ def details(result: ClauseResult) -> str:
         f"required: {c.statement}",
         f"observed: {result.message}",
     ]
+    if clause_url(c):
+        parts.append(f"the clause: {clause_url(c)}")
     if result.counterexample:
-        parts.append("minimal counterexample (hypothesis):\n" + textwrap.indent(result.counterexample, "  "))
+        parts.append("counterexample: " + textwrap.indent(result.counterexample, "  ").lstrip())
     if result.output:
         parts.append("the implementation printed (captured):\n" + textwrap.indent(result.output.rstrip(), "  | "))
     if result.reproduce:
@@ -62,7 +95,12 @@ def summary(statuses: Iterable[Status | str]) -> str:
     return ", ".join(f"{counts.get(s, 0)} {label}" for s, label in _COUNTED.items())
 
 
-def print_failures(results: list[ClauseResult], out: TextIO | Console) -> None:
+def print_failures(results: list[ClauseResult], out: TextIO | Console, diagnosis: Diagnosis | None = None) -> None:
+    """The failure section: the root causes, one line each, then each failure's details."""
+    if diagnosis is not None and diagnosis.lines():
+        print("", file=out)
+        for line in diagnosis.lines():
+            print(line, file=out)
     for result in results:
         if result.status in (Status.FAIL, Status.ERROR):
             print("\n" + details(result), file=out)
@@ -154,9 +192,15 @@ class Console:
                 self._closed()
 
 
-def write_json(path: str | Path, results: list[ClauseResult], meta: dict[str, Any]) -> None:
-    """Write ``{"meta": ..., "results": [...]}`` atomically; each result has id, level, status, message."""
-    write_file(Path(path), json.dumps({"meta": meta, "results": [r.as_dict() for r in results]}, indent=2))
+def write_json(path: str | Path, results: list[ClauseResult], meta: dict[str, Any],
+               diagnosis: Diagnosis | None = None) -> None:
+    """Write ``{"meta": ..., "results": [...], "root_causes": ...}`` atomically; each result has id, level,
+    status, message and (when it failed) the ``diagnoses`` that explain it."""
+    found = diagnosis or Diagnosis()
+    document = {"meta": meta,
+                "results": [{**r.as_dict(), "diagnoses": found.by_clause.get(r.clause.id, [])} for r in results],
+                **found.as_dict()}
+    write_file(Path(path), json.dumps(document, indent=2))
 
 
 def write_junit(path: str | Path, results: list[ClauseResult], suite: str) -> None:

@@ -12,6 +12,7 @@ complete.  :class:`bnspec.spec.session.Session` is the way in.
 from __future__ import annotations
 
 import io
+import os
 import signal
 import sys
 import threading
@@ -21,20 +22,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-from . import bfloat16, capture, reproducer
+from . import bfloat16, capture, counterexample, reproducer
 from .clauses import Clause
 from .errors import Cause, ClauseTimeout, Finding, Interruption, Status, UsageError, UserInterrupt
 from .properties import Check, Property, load_all
 from .reproducible import without_local_constants
 from .strategies import Draw, ReplayDraw
 from .target import Call, Subject, Target
-from .trial import Trial, Worst
+from .trial import Claim, Trial, Worst, failed_claim
 
 DEFAULT_MAX_EXAMPLES = 40
 
@@ -59,10 +61,13 @@ class ClauseResult:
     seconds: float
     message: str = ""
     cause: Cause | None = None  # what ended a clause that did not pass
-    counterexample: str = ""
-    reproducer: str = ""
-    worst: float = 0.0  # worst observed error / tolerance over the run
-    worst_units: float | None = None  # the same error in units of eps * cond (None: not a numeric clause)
+    counterexample: str = ""  # the failing example's calls, every argument exact (bnspec.spec.counterexample)
+    reproducer: str = ""  # a standalone numpy script that fails as the clause did (bnspec.spec.reproducer)
+    # The worst error / tolerance, and the same error in units of eps * cond (None: no numeric check of that
+    # form): over every example of a passing clause; of the failing check of a failing one, so that a replay
+    # of its case and the failure message show the same number (0.0 and None: no finite numeric failure).
+    worst: float = 0.0
+    worst_units: float | None = None
     seed: int = 0
     target: str = "TARGET"
     reproduce: str = ""  # the command that reproduces the run of this clause
@@ -83,9 +88,25 @@ class ClauseResult:
             "seed": self.seed,
             "reproduce": self.reproduce,
             "counterexample": self.counterexample,
+            "draws": "\n".join(f"{label} = {value!r}" for label, value in self.draws),
             "reproducer": self.reproducer,
             "output": self.output,
         }
+
+
+def failure_numbers(claim: Claim | None) -> tuple[float, float | None]:
+    """A failing clause's error / tolerance and eps*cond: its failing check's, where that check compared
+    numbers and found a finite error; else ``(0.0, None)``."""
+    if claim is None or claim.kind != "close" or not np.isfinite(claim.ratio):
+        return 0.0, None
+    return claim.ratio, claim.units
+
+
+def printed_output(at_load: str, during: str) -> str:
+    """What the implementation printed: at import (its module's top level), then during the clause."""
+    if not at_load:
+        return during
+    return f"(at import)\n{at_load.rstrip()}\n" + (f"(during the clause)\n{during}" if during else "")
 
 
 def not_applicable(clause: Clause, prop: Property, subject: Subject) -> str:
@@ -147,10 +168,34 @@ def _hypothesis_test(prop: Property, examples: _Examples, options: Options) -> C
         examples.run(Draw(data))
 
     def pinned() -> None:
-        with without_local_constants():
+        with without_local_constants(), _bounded_shrinking():
             clause_test()
 
     return pinned
+
+
+#: Successful shrinks hypothesis may make of a failing example (its own bound is 500, and 300 s).  The
+#: minimal example is worth less than the user's time: a few dozen steps take a counterexample most of
+#: the way down, and a failing run stays within twice a passing one (docs/bench.md).  A count, not a
+#: time, so that a seed still reproduces the run on any machine.
+MAX_SHRINKS = 40
+
+
+@contextmanager
+def _bounded_shrinking() -> Iterator[None]:
+    """Within the block, hypothesis stops shrinking after :data:`MAX_SHRINKS` successful steps.
+    Hypothesis has no setting for this: its engine's module constant is swapped (left alone if absent)."""
+    from hypothesis.internal.conjecture import engine
+
+    own = getattr(engine, "MAX_SHRINKS", None)
+    if not isinstance(own, int):
+        yield
+        return
+    engine.MAX_SHRINKS = min(own, MAX_SHRINKS)
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKS = own
 
 
 #: Seconds between repeats of the clause's time limit, once it has expired: an implementation whose
@@ -229,11 +274,13 @@ def _guards(seconds: float | None) -> Iterator[threading.Event]:
 
 
 def run_clause(clause: Clause, subject: Subject, options: Options | None = None, *, reproduce: str = "",
-               replay: list[tuple[str, Any]] | None = None, check: Check | None = None) -> ClauseResult:
+               replay: list[tuple[str, Any]] | None = None, check: Check | None = None,
+               printed_at_load: str = "") -> ClauseResult:
     """Run ``clause`` against ``subject``: under hypothesis, or once on the saved draws ``replay``.
 
     ``check`` replaces the clause's property (the golden vectors run their cases this way);
-    ``reproduce`` is the command line that reproduces this clause's run.  Whatever the
+    ``reproduce`` is the command line that reproduces this clause's run; ``printed_at_load`` is what
+    the implementation printed when it was loaded, kept first in this result's output.  Whatever the
     implementation does -- raise, return garbage, print, call ``sys.exit``, hang past
     ``options.timeout``, crash its process -- ends as this clause's result."""
     options = options or Options()
@@ -241,7 +288,8 @@ def run_clause(clause: Clause, subject: Subject, options: Options | None = None,
     common: dict[str, Any] = {"seed": options.seed, "target": subject.spec, "reproduce": reproduce}
     reason = not_applicable(clause, prop, subject)
     if reason:
-        return ClauseResult(clause, Status.NOT_APPLICABLE, 0.0, reason, **common)
+        return ClauseResult(clause, Status.NOT_APPLICABLE, 0.0, reason, output=printed_output(printed_at_load, ""),
+                            **common)
     examples = _Examples(subject, check or prop.check)
     if replay is None:
         test = _hypothesis_test(prop, examples, options)
@@ -251,44 +299,51 @@ def run_clause(clause: Clause, subject: Subject, options: Options | None = None,
     report = io.StringIO()
     start = time.perf_counter()
     expired: threading.Event | None = None
+    claim: Claim | None = None
     with capture.output() as printed:
         try:
             with with_reporter(lambda text: print(text, file=report)), _guards(options.timeout) as expired:
                 test()
-            status, cause, message, falsifying = Status.PASS, None, "", ""
+            status, cause, message = Status.PASS, None, ""
         except Interruption as stop:  # a timeout, or the implementation's process died: no shrinking
-            status, cause, message, falsifying = stop.status, stop.cause, str(stop), ""
+            status, cause, message = stop.status, stop.cause, str(stop)
         except Flaky as flaky:  # the same example passed on a replay: hidden state in the implementation
-            status, cause, falsifying = Status.FAIL, Cause.VIOLATION, report.getvalue()
+            status, cause = Status.FAIL, Cause.VIOLATION
             message = (f"the implementation gave different results for the same inputs when the example was "
                        f"replayed (it keeps hidden state between calls): {flaky}")
         except Finding as finding:
-            status, cause, message = Status.FAIL, finding.cause, str(finding)
-            falsifying = report.getvalue() + "\n".join(getattr(finding, "__notes__", []))
+            # hypothesis' notes (its "Failing test case" block of draws) are left out: the counterexample
+            # shows the calls the implementation received instead.
+            status, cause, message, claim = Status.FAIL, finding.cause, str(finding), failed_claim(finding)
         except (SystemExit, GeneratorExit) as exit_:  # from a path that bypasses Target's wrapping
-            status, cause, falsifying = Status.FAIL, Cause.RAISED, ""
+            status, cause = Status.FAIL, Cause.RAISED
             message = (f"the implementation raised {type(exit_).__name__} ({exit_!r}); it must return or raise "
                        f"an Exception, never end the program")
         except UsageError:  # e.g. a saved case that no longer fits its property: the command's error
             raise
         except Exception as error:  # bnspec's own code failed: never a verdict on the implementation
-            status, cause, falsifying = Status.ERROR, Cause.INTERNAL, report.getvalue()
+            status, cause = Status.ERROR, Cause.INTERNAL
             message = (f"bnspec's own error, not a finding about the implementation: {type(error).__name__}: "
                        f"{error}")
     seconds = time.perf_counter() - start
     if status is not Status.PASS and cause is not Cause.TIMEOUT and expired is not None and expired.is_set():
         # The limit expired but its exception surfaced elsewhere -- hypothesis, interrupted while it drew,
         # reports "inconsistent data generation": the clause did not finish in time, which is no verdict.
-        status, cause, message, falsifying = Status.ERROR, Cause.TIMEOUT, f"timed out after {options.timeout:g} s", ""
+        status, cause, message = Status.ERROR, Cause.TIMEOUT, f"timed out after {options.timeout:g} s"
+    output = printed_output(printed_at_load, printed.text)
     if status is Status.PASS:
         return ClauseResult(clause, status, seconds, worst=examples.worst.ratio, worst_units=examples.worst.units,
-                            output=printed.text, **common)
+                            output=output, **common)
     calls = examples.calls if cause is not Cause.TIMEOUT and cause is not Cause.CRASH else examples.calls[-1:]
+    failure = reproducer.Failure(clause.id, subject.spec, subject.layout, calls, claim, cause, message,
+                                 prop.qualname if check is None else f"the golden vectors of {clause.id}", os.getcwd())
+    worst, worst_units = failure_numbers(claim)
+    shown = counterexample.text(examples.calls, subject.layout.value) or examples.drawn()
     return ClauseResult(
         clause, status, seconds, message, cause,
-        counterexample=falsifying.strip() or examples.drawn(),
-        reproducer=reproducer.script(subject.spec, calls) if cause is not Cause.INTERNAL else "",
-        worst=examples.worst.ratio, worst_units=examples.worst.units, output=printed.text,
+        counterexample=shown,
+        reproducer=reproducer.script(failure) if cause is not Cause.INTERNAL else "",
+        worst=worst, worst_units=worst_units, output=output,
         draws=tuple(examples.last.draws) if examples.last else (), calls=tuple(examples.calls), **common,
     )
 

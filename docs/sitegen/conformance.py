@@ -60,6 +60,15 @@ def profiles_table(language: str = "en") -> str:
     return "\n".join(lines) + "\n"
 
 
+def diagnoses_table() -> str:
+    """The diagnoses' vocabulary: every id and its explanation (:mod:`bnspec.spec.diagnosis.vocabulary`)."""
+    from bnspec.spec.diagnosis.vocabulary import EXPLANATIONS, BugId
+
+    lines = ["| id | what the implementation does, and the fix |", "|---|---|"]
+    lines += [f"| `{bug.value}` | {_cell(EXPLANATIONS[bug])} |" for bug in BugId]
+    return "\n".join(lines) + "\n"
+
+
 def _status(cell: dict, anchor: str) -> str:
     status = cell["status"]
     return f"[**{status}**](#{anchor})" if "finding" in cell else status

@@ -11,7 +11,8 @@
   (:mod:`sitegen.spec_pages`); ``source("dotted.path")`` --
   the code of a function, class or module, pulled from its file with its line
   numbers and a link to its API entry; ``profiles()`` and ``matrix()`` -- the
-  tables of the conformance page (:mod:`sitegen.conformance`).  An unknown
+  tables of the conformance page, ``diagnoses()`` -- the diagnoses' vocabulary
+  (:mod:`sitegen.conformance`).  An unknown
   directive or symbol fails the build.
 - ``on_page_content`` drops the Sphinx roles (``:func:``) that the docstrings
   put before a name, which mkdocstrings shows as text.
@@ -101,6 +102,8 @@ def _expand(match: re.Match, page) -> str:
         return conformance.profiles_table(language)
     if name == "matrix" and not args:
         return conformance.matrix_section(uri, language)
+    if name == "diagnoses" and not args:
+        return conformance.diagnoses_table()
     raise PluginError(f"{uri}: unknown directive {match.group(0)!r}")
 
 
