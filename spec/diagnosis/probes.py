@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Finding
+from ..errors import Finding, ProtocolBreach
 from ..profiles import PROFILES, Profile
 from ..protocol import FUNCTIONS
 from ..target import Target
@@ -108,7 +108,7 @@ CANDIDATES: tuple[Candidate, ...] = (
     Candidate(BugId.DZ_MISSING_VARIANCE_TERM, {"dz_variance_term": False}, (BACKWARD,)),
     Candidate(BugId.PARAMETER_GRADIENTS_WRONG, {"dgamma_without_z_norm": True}, (BACKWARD,)),
     Candidate(BugId.EVAL_USES_BATCH_STATISTICS, {"eval_batch_statistics": True}, (EVAL,)),
-    Candidate(BugId.EVAL_EPS_MISPLACED, {"eval_without_eps": True}, (EVAL,)),
+    Candidate(BugId.EVAL_FORMULA_WRONG, {"eval_without_eps": True}, (EVAL,)),
 )
 
 
@@ -137,11 +137,13 @@ def _outputs(target: Target, probe: Probe) -> tuple[np.ndarray, ...] | None:
 
 @dataclass(frozen=True)
 class Fit:
-    """A candidate that fits, its model and the evidence in words."""
+    """A candidate that fits, its model, the evidence in words, and the protocol function whose results
+    it accounts for ('' for a bug that is no formula of one function)."""
 
     bug: BugId
     model: Model
     evidence: str
+    function: str = ""
 
 
 def _fits(candidate: Candidate, model: Model, correct: Model, observed: Callable[[Probe], Any]) -> str | None:
@@ -185,19 +187,74 @@ def fit(target: Target) -> list[Fit]:
     if eps is not None:
         how = "declares" if target.subject.declaration.fixed_eps is not None else "behaves as if given"
         found[BugId.EPS_IGNORED] = Fit(BugId.EPS_IGNORED, replace(correct, fixed_eps=eps),
-                                       f"forward ignores the eps passed: it {how} fixed_eps = {eps:.3g}")
+                                       f"forward ignores the eps passed: it {how} fixed_eps = {eps:.3g}", "forward")
     for candidate in CANDIDATES:
         if candidate.bug in found or not candidate.when(profile):
             continue
         model = replace(correct, **candidate.change)
         evidence = _fits(candidate, model, correct, observed)
         if evidence:
-            found[candidate.bug] = Fit(candidate.bug, model, evidence)
+            found[candidate.bug] = Fit(candidate.bug, model, evidence, candidate.probes[0].function)
     found = {bug: replace(f, model=_eval_scope(f.model, observed)) for bug, f in found.items()}
     conventions = [*_running(correct, observed), *_single_example(target, correct)]
     for found_fit in [*conventions, *_observations(target, correct, observed)]:
         found.setdefault(found_fit.bug, found_fit)
+    fitted = [f.model for f in found.values() if f.function]
+    for found_fit in _no_known_bug(target, correct, {f.function for f in found.values()}, fitted):
+        found.setdefault(found_fit.bug, found_fit)
     return list(found.values())
+
+
+#: each function's probe, and the id of a difference no known bug explains.
+UNKNOWN = {"forward": (GENERAL, BugId.FORWARD_NOT_BATCH_NORM),
+           "backward": (BACKWARD, BugId.BACKWARD_NOT_GRADIENT_OF_FORWARD),
+           "update_running": (RUNNING, BugId.RUNNING_UPDATE_WRONG),
+           "forward_eval": (EVAL, BugId.EVAL_FORMULA_WRONG)}
+
+
+def _reproduces(seen: tuple[np.ndarray, ...], model: tuple[np.ndarray, ...], right: tuple[np.ndarray, ...]) -> bool:
+    """Whether a model's results account for the implementation's: as close as the model's rounding allows."""
+    return _relative(seen, model) <= max(EXACT, ROUNDING_BAND * _relative(model, right))
+
+
+def _affine_per_unit(z: np.ndarray, out: np.ndarray) -> bool:
+    """Whether each unit's output is ``a z + b`` for some a, b (what normalizing with *any* mean and
+    variance gives), to :data:`EXACT`."""
+    for row, y in zip(z, np.asarray(out, np.float64), strict=True):
+        design = np.stack([row, np.ones_like(row)], axis=1)
+        coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
+        if np.abs(design @ coefficients - y).max() > EXACT * max(1.0, float(np.abs(y).max())):
+            return False
+    return True
+
+
+def _no_known_bug(target: Target, correct: Model, covered: set[str], fitted: list[Model]) -> list[Fit]:
+    """For each function no fit accounts for whose results differ from the correct ones (or break the
+    protocol): a fit whose model is the correct batch norm with that function answered by the
+    implementation itself -- the clauses it fails are the ones that function's bug explains.  A
+    function whose results a fitted model reproduces (a step shared with the function the bug was
+    found in, to within that model's own distance from the correct results) is accounted for."""
+    fits = []
+    for function, (probe, bug) in UNKNOWN.items():
+        if function in covered or not target.has(function):
+            continue
+        model = replace(correct, delegate=(function,), implementation=target)
+        try:
+            seen = probe.run(target)
+        except ProtocolBreach as breach:
+            fits.append(Fit(BugId.BREAKS_PROTOCOL, model, f"{probe.name}: {breach}", function))
+            continue
+        except Finding:
+            continue
+        right = probe.run(correct)
+        gap = _relative(seen, right)
+        if gap <= EXACT or any(_reproduces(seen, probe.run(m), right) for m in fitted):
+            continue
+        if function == "forward" and _affine_per_unit(Z, seen[0]):  # normalized, not with this batch's statistics
+            bug = BugId.TRAINING_USES_RUNNING_STATISTICS
+        fits.append(Fit(bug, model, f"{probe.name} differs from the correct result by {gap:.2g} (relative), "
+                                    f"and no known bug fits it", function))
+    return fits
 
 
 def _eval_scope(model: Model, observed: Callable[[Probe], Any]) -> Model:
@@ -236,9 +293,10 @@ def _running(correct: Model, observed: Callable[[Probe], Any]) -> list[Fit]:
     weighs, kind = found
     model = replace(correct, momentum_weighs=weighs, running_var=kind)  # type: ignore[arg-type]
     evidence = f"{RUNNING.name} matches momentum weighing the {weighs} value and a {kind} running variance"
-    fits = [Fit(MOMENTUM_IDS[weighs], model, evidence)] if weighs != correct.profile.momentum_weighs else []
+    fits = [Fit(MOMENTUM_IDS[weighs], model, evidence, "update_running")] \
+        if weighs != correct.profile.momentum_weighs else []
     if kind != correct.profile.running_var:
-        fits.append(Fit(RUNNING_VAR_IDS[kind], model, evidence))
+        fits.append(Fit(RUNNING_VAR_IDS[kind], model, evidence, "update_running"))
     return fits
 
 

@@ -37,7 +37,10 @@ class BugId(StrEnum):
     SINGLE_EXAMPLE_RETURNS_BETA = "single-example-returns-beta"
     SINGLE_EXAMPLE_RAISES = "single-example-raises"
     EVAL_USES_BATCH_STATISTICS = "eval-uses-batch-statistics"
-    EVAL_EPS_MISPLACED = "eval-eps-misplaced"
+    EVAL_FORMULA_WRONG = "eval-formula-wrong"
+    FORWARD_NOT_BATCH_NORM = "forward-not-batch-norm"
+    RUNNING_UPDATE_WRONG = "running-update-wrong"
+    BREAKS_PROTOCOL = "breaks-protocol"
     WRONG_DTYPE = "wrong-dtype"
     MUTATES_INPUT = "mutates-input"
     NONDETERMINISTIC = "nondeterministic"
@@ -88,7 +91,15 @@ EXPLANATIONS: dict[BugId, str] = {
                                  "beta (sigma^2 = 0, z_norm = 0)",
     BugId.EVAL_USES_BATCH_STATISTICS: "inference normalizes with the mini-batch's statistics; it must use the "
                                       "running mean and variance",
-    BugId.EVAL_EPS_MISPLACED: "inference does not compute (z - running_mean) / sqrt(running_var + eps)",
+    BugId.EVAL_FORMULA_WRONG: "inference does not compute gamma * (z - running_mean) / sqrt(running_var + eps) "
+                              "+ beta",
+    BugId.FORWARD_NOT_BATCH_NORM: "training-mode forward is not gamma * (z - mu) / sqrt(var + eps) + beta with "
+                                  "this mini-batch's statistics, and no known bug fits; compare it step by step "
+                                  "with the lecture's formulas",
+    BugId.RUNNING_UPDATE_WRONG: "the running update is no exponentially weighted average of the batch's mean "
+                                "and variance under any known convention",
+    BugId.BREAKS_PROTOCOL: "a result has the wrong type or shape for the protocol (see the clause's message: "
+                           "shapes are n[l] x m and n[l] x 1 in the declared layout)",
     BugId.WRONG_DTYPE: "results do not have the input's dtype (float32 in, float32 out)",
     BugId.MUTATES_INPUT: "a function modifies an array it was given; work on a copy",
     BugId.NONDETERMINISTIC: "two calls with the same inputs give different results",
