@@ -14,7 +14,8 @@ Robustness: the process runs in its own process group (``start_new_session``)
 with its stderr in a temporary file, whose new text is echoed into
 ``sys.stdout`` after each call (the runner captures it into the clause's
 output).  Each call and the handshake wait at most ``call_timeout`` seconds
-(``--timeout``, else :data:`DEFAULT_CALL_TIMEOUT`); a reply longer than
+(``--timeout``, else :data:`DEFAULT_CALL_TIMEOUT`: with ``--timeout`` a call past
+it is the clause's timeout, without it a crash); a reply longer than
 :data:`~bnspec.spec.process.protocol.MAX_LINE` is refused unread.  A process that dies or hangs during a call
 raises :class:`~bnspec.spec.errors.ImplementationCrashed` (its exit status or
 signal and the end of its stderr), a broken reply
@@ -42,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImplementationCrashed, ProtocolBreach, TargetError
+from ..errors import ClauseTimeout, ImplementationCrashed, ProtocolBreach, TargetError
 from ..protocol import FUNCTIONS, Declaration
 from . import protocol
 from .protocol import ImplementationError
@@ -57,6 +58,10 @@ GRACE = 2.0
 TAIL_LINES, TAIL_CHARS = 8, 2000
 #: the fault handler's thread addresses change from run to run, and a run must be reproducible.
 _THREAD_ADDRESS = re.compile(r"(Current thread|Thread) 0x[0-9a-f]+")
+
+
+class NoReply(ImplementationCrashed):
+    """A call (or the handshake) that got no reply within its time limit: the process is killed."""
 
 
 def describe(status: int) -> str:
@@ -155,7 +160,7 @@ class Child:
         while data:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([], [self._in], [], remaining)[1]:
-                raise ImplementationCrashed(f"the process did not read the request within {seconds:g} s: "
+                raise NoReply(f"the process did not read the request within {seconds:g} s: "
                                             f"it was killed")
             try:
                 data = data[os.write(self._in, data):]
@@ -174,7 +179,7 @@ class Child:
                                      f"one message (the arrays of a call take a few hundred kB)")
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self._out], [], [], remaining)[0]:
-                raise ImplementationCrashed(f"no reply within {seconds:g} s: the process was killed")
+                raise NoReply(f"no reply within {seconds:g} s: the process was killed")
             chunk = os.read(self._out, 1 << 20)
             if not chunk:
                 raise self.ended("before replying")
@@ -216,6 +221,9 @@ class ProcessImpl:
                  env: dict[str, str] | None = None) -> None:
         self.argv, self.where, self.env = argv, where, env
         self.call_timeout = DEFAULT_CALL_TIMEOUT if call_timeout is None else call_timeout
+        #: the limit is the clause's own (--timeout): a call past it is the clause's timeout, not a crash,
+        #: whichever of the two deadlines the scheduler lets fire first
+        self.clause_limit = call_timeout is not None
         self.restarts = 0
         self._child: Child | None = None
         self._last_id = 0
@@ -318,6 +326,8 @@ class ProcessImpl:
             child.echo()
             tail = child.tail()
             self._discard()
+            if isinstance(error, NoReply) and self.clause_limit:
+                raise ClauseTimeout(f"timed out after {self.call_timeout:g} s ({what}: {error})") from None
             raise type(error)(f"{what}: {error}{tail}") from None
         except BaseException:  # the clause's time limit, Ctrl-C: the process is busy, end it
             child.echo()
