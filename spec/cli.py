@@ -147,6 +147,9 @@ def _check(args: argparse.Namespace) -> int:
     ok = passed(results, args.strict) and stopped is None
     print(f"\n{report.summary(r.status for r in results)} in {seconds:.1f}s: "
           f"{'conforms' if ok else 'does not conform'}", file=out)
+    if found is not None and found.root_causes and found.root_causes[0].clauses:
+        first = found.root_causes[0]  # the last line a terminal shows names the bug too
+        print(f"most likely: {first.id}: {first.explanation}", file=out)
     if stopped is not None:
         print(f"interrupted by {stopped}: {len(clauses) - len(results)} clauses not run", file=out)
     elif len(results) < len(clauses):

@@ -103,6 +103,7 @@ def test_one_bug_is_named_first_and_explains_every_failure(tmp_path, variant):
     # the terminal's failure section opens with the root cause
     first = next(line for line in document["stdout"].splitlines() if line.startswith("root cause"))
     assert first.startswith(f"root cause {bug}:")
+    assert document["stdout"].splitlines()[-1].startswith(f"most likely: {bug}:")  # and the last line
 
 
 def test_a_correct_implementation_gets_no_diagnosis(tmp_path):

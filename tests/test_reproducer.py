@@ -257,7 +257,7 @@ def test_a_close_source_that_names_no_variable_falls_back_to_values():
     assert "observed = np.array([[1.0]], dtype=np.float64)  # what the test derived" in script
     assert "required = np.zeros((1, 1))" in script
     with pytest.raises(AssertionError, match="mean: mismatch"):
-        exec(script, {"__name__": "reproducer"})  # noqa: S102
+        exec(script, {"__name__": "reproducer"})  # noqa: S102 - the reproducer itself, as above
 
 
 @require_program("node", "install Node.js")

@@ -26,6 +26,8 @@ from ..profiles import Profile
 
 Variance = Literal["biased", "unbiased", "one_pass"]
 RunningVar = Literal["biased", "unbiased", "std", "frozen"]
+Weighs = Literal["old", "new"]
+SingleExample = Literal["beta", "raises"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Model:
     eps_outside: bool = False  # (z - mu) / (sqrt(var) + eps)
     fixed_eps: float | None = None  # the eps argument ignored, this value used
     eval_as_training: bool = True  # forward_eval shares the training forward's normalization (and its bug)
-    single_example: Literal["beta", "raises"] | None = None  # m = 1 in training; None: the profile's
+    single_example: SingleExample | None = None  # m = 1 in training; None: the profile's
     center: bool = True
     axis: Literal["examples", "units"] = "examples"
     low_precision: bool = False  # every sum in float32, whatever the input
@@ -45,7 +47,7 @@ class Model:
     dz_mean_term: bool = True
     dz_variance_term: bool = True
     dgamma_without_z_norm: bool = False  # dgamma = sum(grad)
-    momentum_weighs: Literal["old", "new"] | None = None  # None: the profile's
+    momentum_weighs: Weighs | None = None  # None: the profile's
     running_var: RunningVar | None = None  # None: the profile's
     eval_batch_statistics: bool = False
     eval_without_eps: bool = False

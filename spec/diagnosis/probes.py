@@ -29,7 +29,7 @@ from ..errors import Finding, ProtocolBreach
 from ..profiles import PROFILES, Profile
 from ..protocol import FUNCTIONS
 from ..target import Target
-from .models import Model
+from .models import Model, RunningVar, SingleExample, Weighs
 from .vocabulary import BugId
 
 #: an exact bug's model agrees with the implementation to this relative error.
@@ -272,13 +272,17 @@ RUNNING_VAR_IDS = {"unbiased": BugId.RUNNING_VAR_UNBIASED, "biased": BugId.RUNNI
 MOMENTUM_IDS = {"new": BugId.MOMENTUM_WEIGHS_NEW, "old": BugId.MOMENTUM_WEIGHS_OLD}
 
 
-def running_conventions(observed: Callable[[Probe], Any], correct: Model) -> tuple[str, str] | None:
+WEIGHS: tuple[Weighs, ...] = ("old", "new")
+KINDS: tuple[RunningVar, ...] = ("biased", "unbiased", "std", "frozen")
+
+
+def running_conventions(observed: Callable[[Probe], Any], correct: Model) -> tuple[Weighs, RunningVar] | None:
     """``(momentum_weighs, running_var)`` of the implementation's running update, or None if none fits."""
     seen = observed(RUNNING)
     if seen is None:
         return None
-    for weighs in ("old", "new"):
-        for kind in ("biased", "unbiased", "std", "frozen"):
+    for weighs in WEIGHS:
+        for kind in KINDS:
             model = replace(correct, momentum_weighs=weighs, running_var=kind)
             if _relative(seen, RUNNING.run(model)) <= EXACT:
                 return weighs, kind
@@ -291,7 +295,7 @@ def _running(correct: Model, observed: Callable[[Probe], Any]) -> list[Fit]:
     if found is None:
         return []
     weighs, kind = found
-    model = replace(correct, momentum_weighs=weighs, running_var=kind)  # type: ignore[arg-type]
+    model = replace(correct, momentum_weighs=weighs, running_var=kind)
     evidence = f"{RUNNING.name} matches momentum weighing the {weighs} value and a {kind} running variance"
     fits = [Fit(MOMENTUM_IDS[weighs], model, evidence, "update_running")] \
         if weighs != correct.profile.momentum_weighs else []
@@ -300,7 +304,7 @@ def _running(correct: Model, observed: Callable[[Probe], Any]) -> list[Fit]:
     return fits
 
 
-def single_example(target: Target) -> str | None:
+def single_example(target: Target) -> SingleExample | None:
     """``"raises"`` or ``"beta"``: what training-mode forward does at m = 1 (None: no forward)."""
     if not target.has("forward"):
         return None
@@ -317,7 +321,7 @@ def _single_example(target: Target, correct: Model) -> list[Fit]:
         return []
     bug = BugId.SINGLE_EXAMPLE_RAISES if seen == "raises" else BugId.SINGLE_EXAMPLE_RETURNS_BETA
     verb = "raises" if seen == "raises" else "returns"
-    return [Fit(bug, replace(correct, single_example=seen), f"{SINGLE.name} {verb}")]  # type: ignore[arg-type]
+    return [Fit(bug, replace(correct, single_example=seen), f"{SINGLE.name} {verb}")]
 
 
 def _observations(target: Target, correct: Model, observed: Callable[[Probe], Any]) -> list[Fit]:
