@@ -91,7 +91,6 @@ class Candidate:
     change: dict[str, Any]
     probes: tuple[Probe, ...]
     rounding: bool = False
-    when: Callable[[Profile], bool] = lambda profile: True
 
 
 CANDIDATES: tuple[Candidate, ...] = (
@@ -171,10 +170,8 @@ def _fits(candidate: Candidate, model: Model, correct: Model, observed: Callable
     return f"{reveal.name} matches the model to {to_model:.2g} (relative); the correct result differs by {gap:.2g}"
 
 
-def fit(target: Target) -> list[Fit]:
-    """Every known bug that fits the implementation, in :data:`CANDIDATES` order (one per bug id)."""
-    profile = target.profile
-    correct = Model(profile)
+def _observer(target: Target) -> Callable[[Probe], Any]:
+    """The implementation's results on a probe (:func:`_outputs`), each probe called once."""
     cache: dict[str, Any] = {}
 
     def observed(probe: Probe) -> Any:
@@ -182,6 +179,13 @@ def fit(target: Target) -> list[Fit]:
             cache[probe.name] = _outputs(target, probe)
         return cache[probe.name]
 
+    return observed
+
+
+def fit(target: Target) -> list[Fit]:
+    """Every known bug that fits the implementation, in :data:`CANDIDATES` order (one per bug id)."""
+    correct = Model(target.profile)
+    observed = _observer(target)
     found: dict[BugId, Fit] = {}
     eps = target.subject.fixed_eps  # declared, else detected (bnspec.spec.eps)
     if eps is not None:
@@ -189,7 +193,7 @@ def fit(target: Target) -> list[Fit]:
         found[BugId.EPS_IGNORED] = Fit(BugId.EPS_IGNORED, replace(correct, fixed_eps=eps),
                                        f"forward ignores the eps passed: it {how} fixed_eps = {eps:.3g}", "forward")
     for candidate in CANDIDATES:
-        if candidate.bug in found or not candidate.when(profile):
+        if candidate.bug in found:
             continue
         model = replace(correct, **candidate.change)
         evidence = _fits(candidate, model, correct, observed)
@@ -374,14 +378,7 @@ def _mutations(target: Target, correct: Model) -> list[Fit]:
 def suggested_profile(target: Target) -> tuple[str, str] | None:
     """The profile whose conventions the implementation follows, when the one in effect is not:
     ``(name, evidence)``, from the running update and the m = 1 behaviour."""
-    cache: dict[str, Any] = {}
-
-    def observed(probe: Probe) -> Any:
-        if probe.name not in cache:
-            cache[probe.name] = _outputs(target, probe)
-        return cache[probe.name]
-
-    running = running_conventions(observed, Model(target.profile))
+    running = running_conventions(_observer(target), Model(target.profile))
     single = single_example(target)
     if running is None or single is None:
         return None
