@@ -169,6 +169,7 @@ ZOO = {
     "protocol_faults:TransposedOutputBN": BugId.BREAKS_PROTOCOL,
     "protocol_faults:AlwaysFloat64BN": BugId.WRONG_DTYPE,
     "forward_faults:InPlaceCenteringBN": BugId.MUTATES_INPUT,
+    "dtype_faults:Float16AccumulationBN": BugId.LOW_PRECISION_ACCUMULATION,
 }
 
 

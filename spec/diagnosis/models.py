@@ -43,6 +43,7 @@ class Model:
     center: bool = True
     axis: Literal["examples", "units"] = "examples"
     low_precision: bool = False  # every sum in float32, whatever the input
+    narrow: tuple[str, ...] = ()  # the dtypes whose inputs are summed in themselves, not widened to float32
     nan_on_constant: bool = False  # 0 / 0 on a unit constant over the mini-batch
     dz_mean_term: bool = True
     dz_variance_term: bool = True
@@ -63,6 +64,8 @@ class Model:
     # -- the steps ------------------------------------------------------------------
 
     def _work(self, dtype: np.dtype) -> np.dtype:
+        if dtype.name in self.narrow:
+            return dtype
         return np.dtype(np.float32) if self.low_precision else np.promote_types(dtype, np.float32)
 
     def _out(self, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -72,13 +75,14 @@ class Model:
         return 1 if self.axis == "examples" else 0
 
     def _statistics(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``mu`` and ``sigma^2`` over the examples (biased, m - 1 or one pass)."""
+        """``mu`` and ``sigma^2`` over the examples (biased, m - 1 or one pass).  A bug's overflow (a
+        float16 sum) or 0 / 0 (m - 1 at m = 1) gives inf or NaN here, as the bug does, silently."""
         axis, m = self._axis(), z.shape[self._axis()]
-        mu = z.mean(axis=axis, keepdims=True)
-        if self.variance == "one_pass":
-            return mu, (z * z).mean(axis=axis, keepdims=True) - mu * mu
-        squares = np.square(z - mu).sum(axis=axis, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):  # m - 1 = 0 at m = 1: NaN, as the bug gives
+        with np.errstate(all="ignore"):
+            mu = z.mean(axis=axis, keepdims=True)
+            if self.variance == "one_pass":
+                return mu, (z * z).mean(axis=axis, keepdims=True) - mu * mu
+            squares = np.square(z - mu).sum(axis=axis, keepdims=True)
             return mu, squares / (m - 1 if self.variance == "unbiased" else m)
 
     def _inv_std(self, var: np.ndarray, eps: float) -> np.ndarray:

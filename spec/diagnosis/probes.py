@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import bfloat16
 from ..errors import Finding, ProtocolBreach
 from ..profiles import PROFILES, Profile
 from ..protocol import FUNCTIONS
@@ -57,11 +58,12 @@ OFFSET = 1e6
 
 @dataclass(frozen=True)
 class Probe:
-    """One call made on bnspec's inputs (units first)."""
+    """One call made on bnspec's inputs (units first), in a dtype the target must declare."""
 
     name: str
     function: str
     args: tuple[Any, ...]
+    dtype: str = "float64"
 
     def run(self, impl: Any) -> tuple[np.ndarray, ...]:
         out = getattr(impl, self.function)(*(a.copy() if isinstance(a, np.ndarray) else a for a in self.args))
@@ -80,6 +82,20 @@ CONSTANT = np.vstack([Z[:1], np.full((1, 6), 5.0), Z[2:]])
 DEGENERATE = Probe("forward on a batch whose second unit is constant (eps=0.1)", "forward",
                    (CONSTANT, GAMMA, BETA, EPS))
 SINGLE = Probe("forward on a mini-batch of m = 1", "forward", (Z[:, :1], GAMMA, BETA, EPS))
+
+
+def _long_batch(dtype: np.dtype) -> Probe:
+    """forward on 2 units of m = 512 values near 300 in ``dtype``: a float16 sum of them overflows
+    65504, a bfloat16 one keeps almost no digit of the spread (eps = 0.01)."""
+    spread = np.linspace(-1.0, 1.0, 512)
+    z = np.vstack([300.0 + 4.0 * spread, -2.0 + np.sin(7.0 * spread)]).astype(dtype)
+    ones, zeros = np.ones((2, 1), dtype), np.zeros((2, 1), dtype)
+    return Probe(f"forward on {dtype.name} input, 2 units of m = 512 near 300 (eps=0.01)", "forward",
+                 (z, ones, zeros, 0.01), dtype.name)
+
+
+HALF = tuple(_long_batch(np.dtype(name)) for name in ("float16",)) + (
+    (_long_batch(bfloat16.required()),) if bfloat16.dtype() is not None else ())
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,7 @@ def _relative(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> float:
 
 def _outputs(target: Target, probe: Probe) -> tuple[np.ndarray, ...] | None:
     """The implementation's results on ``probe``, or None if it cannot answer (no function, raises)."""
-    if not target.has(probe.function):
+    if not target.has(probe.function) or (probe.dtype != "float64" and probe.dtype not in target.dtypes):
         return None
     try:
         return probe.run(target)
@@ -199,6 +215,8 @@ def fit(target: Target) -> list[Fit]:
         evidence = _fits(candidate, model, correct, observed)
         if evidence:
             found[candidate.bug] = Fit(candidate.bug, model, evidence, candidate.probes[0].function)
+    if BugId.LOW_PRECISION_ACCUMULATION not in found:
+        found.update({f.bug: f for f in _narrow_sums(correct, observed)})
     found = {bug: replace(f, model=_eval_scope(f.model, observed)) for bug, f in found.items()}
     conventions = [*_running(correct, observed), *_single_example(target, correct)]
     for found_fit in [*conventions, *_observations(target, correct, observed)]:
@@ -259,6 +277,23 @@ def _no_known_bug(target: Target, correct: Model, covered: set[str], fitted: lis
         fits.append(Fit(bug, model, f"{probe.name} differs from the correct result by {gap:.2g} (relative), "
                                     f"and no known bug fits it", function))
     return fits
+
+
+def _narrow_sums(correct: Model, observed: Callable[[Probe], Any]) -> list[Fit]:
+    """float16 or bfloat16 input summed in itself: each declared half-precision dtype whose long batch
+    the implementation gets wrong as that model does (a rounding fit, accurate in float64)."""
+    narrow, evidence = [], []
+    for probe in HALF:
+        candidate = Candidate(BugId.LOW_PRECISION_ACCUMULATION, {"narrow": (probe.dtype,)}, (probe, GENERAL),
+                              rounding=True)
+        found = _fits(candidate, replace(correct, narrow=(probe.dtype,)), correct, observed)
+        if found:
+            narrow.append(probe.dtype)
+            evidence.append(found)
+    if not narrow:
+        return []
+    return [Fit(BugId.LOW_PRECISION_ACCUMULATION, replace(correct, narrow=tuple(narrow)), "; ".join(evidence),
+                "forward")]
 
 
 def _eval_scope(model: Model, observed: Callable[[Probe], Any]) -> Model:
