@@ -125,16 +125,12 @@ def _check(args: argparse.Namespace) -> int:
 
         start = time.perf_counter()
         stopped: UserInterrupt | None = None
+        found = None
         try:
             session.run(clauses, progress, fail_fast=args.fail_fast, strict=args.strict)
+            found = diagnose(session.subject, results, options.runner_options())
         except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the clauses that ran get their reports
             stopped = interrupt if isinstance(interrupt, UserInterrupt) else UserInterrupt()
-        found = None
-        if stopped is None:
-            try:
-                found = diagnose(session.subject, results, options.runner_options())
-            except KeyboardInterrupt as interrupt:
-                stopped = interrupt if isinstance(interrupt, UserInterrupt) else UserInterrupt()
     seconds = time.perf_counter() - start
     meta = {**session.meta(), "stopped": f"interrupted by {stopped}" if stopped else None}
     # The reports first: nothing printed afterwards can lose them.
