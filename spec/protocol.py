@@ -8,33 +8,32 @@ scalar (``eps``, ``momentum``).  :data:`FUNCTIONS` is the table every other
 part of bnspec reads: the target wrapper, ``--exec`` and ``--isolate``, the
 purity checks, the golden vectors, the reproducers and the docs.
 
-A target may declare ``layout`` (a :class:`Layout`), ``profile`` (a profile's
-name), ``dtypes`` (names from :data:`DTYPES`) and ``fixed_eps`` (the eps it computes
-with whatever eps it is passed, see :mod:`bnspec.spec.eps`); :func:`declaration` reads
-and checks them.  The layout is handled here alone: :meth:`Layout.to_impl` and
-:meth:`Layout.from_impl` move an array between the lecture's layout, which the
-properties always speak, and the implementation's.
+A target may declare ``layout`` (a :class:`~bnspec.spec.layouts.Layout`),
+``spatial_dims`` (the spatial ranks a channel layout accepts), ``profile`` (a
+profile's name, or a mapping of convention fields), ``dtypes`` (names from
+:data:`DTYPES`), ``fixed_eps`` (the eps it computes with whatever eps it is
+passed, see :mod:`bnspec.spec.eps`) and ``running_update``
+(:data:`RunningUpdate`); :func:`declaration` reads and checks them.  Layouts
+live in :mod:`bnspec.spec.layouts`: :meth:`~bnspec.spec.layouts.Layout.to_impl`
+and :meth:`~bnspec.spec.layouts.Layout.from_impl` move an array between the
+lecture's layout, which the properties always speak, and the implementation's.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
 from .errors import ProtocolBreach, TargetError
+from .layouts import Layout, Role, spatial_dims
 
-
-class Role(StrEnum):
-    """What an argument or result is, which fixes its shape in each layout."""
-
-    BATCH = "batch"
-    PER_UNIT = "per_unit"
-    SCALAR = "scalar"
+__all__ = ["DTYPES", "FUNCTIONS", "NAMES", "BatchNorm", "Declaration", "Layout", "Role", "Signature",
+           "Slot", "declaration", "declaration_of", "results"]
 
 
 @dataclass(frozen=True)
@@ -110,66 +109,41 @@ class BatchNorm(Protocol):
                      running_var: np.ndarray, eps: float) -> np.ndarray: ...
 
 
-_Size = TypeVar("_Size", int, str)
-
-
-class Layout(StrEnum):
-    """Where the units are.  ``units_first`` (the lecture's): ``z`` is ``n x m`` and per-unit
-    arrays ``n x 1``; ``batch_first`` (course notebooks, frameworks): ``z`` is ``m x n`` and
-    per-unit arrays 1-D of length n."""
-
-    UNITS_FIRST = "units_first"
-    BATCH_FIRST = "batch_first"
-
-    def shape(self, role: Role, n: _Size, m: _Size) -> tuple[_Size | int, ...]:
-        """The shape of an array of ``role`` in this layout, for n units and m examples (numbers,
-        or the letters themselves for the docs)."""
-        if role is Role.BATCH:
-            return (n, m) if self is Layout.UNITS_FIRST else (m, n)
-        return (n, 1) if self is Layout.UNITS_FIRST else (n,)
-
-    def sizes(self, z_shape: tuple[int, ...]) -> tuple[int, int]:
-        """``(n, m)``, units and examples, from the shape of ``z`` in this layout."""
-        rows, columns = z_shape
-        return (rows, columns) if self is Layout.UNITS_FIRST else (columns, rows)
-
-    def to_impl(self, value: Any, role: Role) -> Any:
-        """``value`` (lecture layout) as the implementation receives it: a fresh C-contiguous array."""
-        if not isinstance(value, np.ndarray):
-            return value
-        if self is Layout.UNITS_FIRST:
-            return value.copy()
-        return value[:, 0].copy() if role is Role.PER_UNIT else np.ascontiguousarray(value.T)
-
-    def from_impl(self, value: np.ndarray, role: Role) -> np.ndarray:
-        """A result already checked to have :meth:`shape`, back in the lecture's layout."""
-        if self is Layout.UNITS_FIRST:
-            return value
-        return value.reshape(-1, 1) if role is Role.PER_UNIT else value.T
-
-
 #: The dtype names a target may declare (bfloat16 is ml_dtypes').
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 #: The dtypes expected when a target declares none: float64, and float32 (BN-DTYPE-1 speaks of it).
 DEFAULT_DTYPES = ("float64", "float32")
 
 
+#: How ``update_running`` gives its result: ``returned`` (the protocol's default: it returns the new
+#: statistics and leaves its arguments alone) or ``in_place`` (a framework's layer: it also writes them
+#: into the ``running_mean`` and ``running_var`` it was given, which then must hold what it returns).
+RunningUpdate = Literal["returned", "in_place"]
+RUNNING_UPDATES: tuple[RunningUpdate, ...] = get_args(RunningUpdate)
+
+
 @dataclass(frozen=True)
 class Declaration:
-    """What a target says of itself: its functions, layout, profile name, dtypes and fixed eps
-    (None: it computes with the eps it is passed, or bnspec detects otherwise, :mod:`bnspec.spec.eps`)."""
+    """What a target says of itself: its functions, layout, spatial ranks, profile (a name, or a
+    mapping of convention fields, see :func:`bnspec.spec.profiles.resolve`), dtypes, fixed eps (None: it
+    computes with the eps it is passed, or bnspec detects otherwise, :mod:`bnspec.spec.eps`) and how
+    it updates the running statistics."""
 
     functions: tuple[str, ...]
     layout: Layout = Layout.UNITS_FIRST
-    profile: str | None = None
+    profile: str | Mapping[str, Any] | None = None
     dtypes: tuple[str, ...] = DEFAULT_DTYPES
     dtypes_declared: bool = False
     fixed_eps: float | None = None
+    spatial_dims: tuple[int, ...] = (0,)
+    running_update: RunningUpdate = "returned"
 
     def as_dict(self) -> dict[str, Any]:
         """The declaration as the process protocol's handshake carries it."""
-        return {"functions": list(self.functions), "layout": self.layout.value, "profile": self.profile,
-                "dtypes": list(self.dtypes) if self.dtypes_declared else None, "fixed_eps": self.fixed_eps}
+        return {"functions": list(self.functions), "layout": self.layout.value,
+                "profile": dict(self.profile) if isinstance(self.profile, Mapping) else self.profile,
+                "dtypes": list(self.dtypes) if self.dtypes_declared else None, "fixed_eps": self.fixed_eps,
+                "spatial_dims": list(self.spatial_dims), "running_update": self.running_update}
 
 
 def _fixed_eps(value: Any, where: str) -> float | None:
@@ -183,7 +157,8 @@ def _fixed_eps(value: Any, where: str) -> float | None:
 
 
 def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes: Any = None,
-                where: str = "target", *, fixed_eps: Any = None) -> Declaration:
+                where: str = "target", *, fixed_eps: Any = None, spatial: Any = None,
+                running_update: Any = None) -> Declaration:
     """Check a target's declarations; :class:`TargetError` naming the one that is wrong."""
     if not isinstance(functions, list | tuple) or not all(isinstance(f, str) for f in functions):
         raise TargetError(f"{where}: functions must be a list of names, got {functions!r:.100}")
@@ -196,14 +171,19 @@ def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes:
     except (ValueError, TypeError):
         raise TargetError(f"{where}: layout {layout!r:.100} is not one of "
                          f"{tuple(v.value for v in Layout)}") from None
-    if profile is not None and not isinstance(profile, str):
-        raise TargetError(f"{where}: profile must be a profile's name (a string), got {profile!r:.100}")
+    if profile is not None and not isinstance(profile, str | Mapping):
+        raise TargetError(f"{where}: profile must be a profile's name or a mapping of convention fields "
+                          f"(see `bnspec profiles`), got {profile!r:.100}")
     if dtypes is not None and (isinstance(dtypes, str) or not isinstance(dtypes, list | tuple)
                                or not all(isinstance(d, str) and d in DTYPES for d in dtypes)):
         raise TargetError(f"{where}: dtypes must be a list of names drawn from {DTYPES}, got {dtypes!r:.100}")
+    if running_update is not None and running_update not in RUNNING_UPDATES:
+        raise TargetError(f"{where}: running_update must be one of {RUNNING_UPDATES}, got {running_update!r:.100}")
     ordered = tuple(f for f in NAMES if f in functions)
-    return Declaration(ordered, chosen, profile, DEFAULT_DTYPES if dtypes is None else tuple(dtypes),
-                       dtypes is not None, _fixed_eps(fixed_eps, where))
+    return Declaration(ordered, chosen, dict(profile) if isinstance(profile, Mapping) else profile,
+                       DEFAULT_DTYPES if dtypes is None else tuple(dtypes), dtypes is not None,
+                       _fixed_eps(fixed_eps, where), spatial_dims(spatial, chosen, where),
+                       running_update or "returned")
 
 
 def declaration_of(impl: Any, where: str = "target") -> Declaration:
@@ -215,7 +195,9 @@ def declaration_of(impl: Any, where: str = "target") -> Declaration:
         if not functions:
             raise TargetError(f"{where}: has none of the protocol's functions {NAMES}")
         return declaration(functions, getattr(impl, "layout", None), getattr(impl, "profile", None),
-                           getattr(impl, "dtypes", None), where, fixed_eps=getattr(impl, "fixed_eps", None))
+                           getattr(impl, "dtypes", None), where, fixed_eps=getattr(impl, "fixed_eps", None),
+                           spatial=getattr(impl, "spatial_dims", None),
+                           running_update=getattr(impl, "running_update", None))
     except TargetError:
         raise
     except BaseException as exc:  # noqa: B036 - the object's own code decides no exit status
@@ -226,12 +208,12 @@ def _is_float_dtype(dtype: np.dtype) -> bool:
     return dtype.kind == "f" or (dtype.kind == "V" and dtype.name == "bfloat16")  # ml_dtypes' bfloat16
 
 
-def results(function: str, value: Any, layout: Layout, n: int, m: int) -> tuple[np.ndarray, ...]:
+def results(function: str, value: Any, layout: Layout, z_shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     """The results of ``function`` checked against the protocol and moved to the lecture's layout.
 
     ``value`` is what the implementation returned (one array, or a tuple of
     them); each must be a ``numpy.ndarray`` of a real floating dtype
-    and the shape its role has in ``layout``, and is read as a base-class array
+    and the shape its role has in ``layout`` for the ``z`` it was given (``z_shape``), and is read as a base-class array
     (masked arrays and ``np.matrix`` are refused).  :class:`ProtocolBreach` names
     the function, the result and what was wrong."""
     signature = FUNCTIONS[function]
@@ -245,7 +227,7 @@ def results(function: str, value: Any, layout: Layout, n: int, m: int) -> tuple[
                              f"({', '.join(signature.result_names)}), got {type(value).__name__}")
     checked = []
     for slot, result in zip(slots, values, strict=True):
-        expected = layout.shape(slot.role, n, m)
+        expected = layout.result_shape(slot.role, z_shape)
         if not isinstance(result, np.ndarray):
             raise ProtocolBreach(f"{function} returned {type(result).__name__} for {slot.name}; the protocol "
                                  f"requires a numpy.ndarray of shape {expected}")

@@ -18,6 +18,7 @@ counterexample names them (:func:`bnspec.spec.counterexample.named`).
 from __future__ import annotations
 
 import ast
+import inspect
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 from . import bfloat16
 from .counterexample import NamedCall, named
 from .errors import Cause
+from .layouts import from_impl_source, in_memory
 from .process.protocol import EXEC_PREFIX
 from .protocol import FUNCTIONS, Layout, Role
 from .reproducer_parts import EXEC_CLIENT, HELPERS, PURITY_HELPERS, SOURCE_HELPERS
@@ -132,6 +134,20 @@ def loader(target: str, cwd: str) -> list[str]:
 # -- the calls -------------------------------------------------------------------------------
 
 
+def _memory_lines(entries: list[NamedCall], layout: Layout) -> list[str]:
+    """The definition of ``laid_out``, which gives an array the memory order bnspec gave it (none when
+    every array was C-contiguous)."""
+    memories = {entry.call.memory for entry in entries} - {"contiguous"}
+    if not memories:
+        return []
+    (memory,) = memories  # an example lays out every array of every call one way
+    axis = "a.ndim - 1" if layout is Layout.CHANNELS_LAST else str(layout.unit_axis(2))
+    return ["", inspect.getsource(in_memory), "",
+            "def laid_out(a):",
+            f'    """a as bnspec passed it: the same values in {memory} memory order."""',
+            f"    return in_memory(a, {memory!r}, {axis}) if isinstance(a, np.ndarray) else a"]
+
+
 def _call_lines(entries: list[NamedCall], purity: bool) -> list[str]:
     lines = []
     for entry in entries:
@@ -139,11 +155,12 @@ def _call_lines(entries: list[NamedCall], purity: bool) -> list[str]:
         lines.append(f"# call {entry.index} of {len(entries)}")
         lines += [f"{variable} = {literal(value)}" for variable, first, (_, value)
                   in zip(entry.names, entry.new, entry.call.args, strict=True) if first]
-        arguments = ", ".join(entry.names)
+        laid = entry.call.memory != "contiguous"
+        arguments = ", ".join(f"laid_out({v})" if laid else v for v in entry.names)
         if entry.same_as is not None:
             lines.append(f"{result} = result{entry.same_as}  # the same call as call {entry.same_as}")
         elif purity:
-            copies = ", ".join(f"{v}.copy()" if isinstance(value, np.ndarray) else v
+            copies = ", ".join((f"laid_out({v})" if laid else f"{v}.copy()") if isinstance(value, np.ndarray) else v
                                for v, (_, value) in zip(entry.names, entry.call.args, strict=True))
             lines += [f"arguments{entry.index} = [{copies}]  # its own copies, as bnspec passes them",
                       f"{result} = impl.{function}(*arguments{entry.index})",
@@ -160,7 +177,7 @@ def _in_units_first(entries: list[NamedCall], layout: Layout) -> list[str]:
         return []
 
     def moved(name: str, role: Role) -> str:
-        return f"{name}.reshape(-1, 1)" if role is Role.PER_UNIT else f"{name}.T"
+        return from_impl_source(layout, name, role)
 
     lines = ["# the check is stated in the lecture's layout: z is units x examples, per-unit arrays units x 1"]
     done: set[str] = set()
@@ -255,8 +272,7 @@ def _protocol_lines(failure: Failure, entry: NamedCall) -> list[str]:
     """The last call's results checked against the protocol: arrays of a floating dtype and their shapes."""
     signature = FUNCTIONS[entry.call.function]
     z = dict(entry.call.args)["z"]
-    n, m = failure.layout.sizes(z.shape)
-    shapes = [failure.layout.shape(slot.role, n, m) for slot in signature.results]
+    shapes = [failure.layout.result_shape(slot.role, z.shape) for slot in signature.results]
     result = f"result{entry.index}"
     return [
         f"expected = {shapes!r}  # the shapes of {signature.text()} in the {failure.layout.value} layout",
@@ -316,6 +332,7 @@ def script(failure: Failure) -> str:
         HELPERS,
         *([SOURCE_HELPERS] if _has_sources(failure, entries) else []),
         *([PURITY_HELPERS] if purity else []),
+        *_memory_lines(entries, failure.layout),
         "",
         *_call_lines(entries, purity),
         "",

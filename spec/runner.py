@@ -29,9 +29,10 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 from hypothesis.reporting import with_reporter
 
-from . import bfloat16, capture, counterexample, reproducer
+from . import bfloat16, capture, counterexample, reproducer, strategies
 from .clauses import Clause
 from .errors import Cause, ClauseTimeout, Finding, Interruption, Status, UsageError, UserInterrupt
+from .layouts import Arrangement
 from .properties import Check, Property, load_all
 from .reproducible import without_local_constants
 from .strategies import Draw, ReplayDraw
@@ -133,7 +134,8 @@ class _Examples:
     def run(self, draw: Draw) -> None:
         trial = Trial(draw, self.worst)
         self.last = trial
-        self.check(Target(self.subject, trial.calls), trial)
+        rank, split, memory = strategies.arrangement(draw, self.subject.declaration.spatial_dims)
+        self.check(Target(self.subject, trial.calls, Arrangement(rank, split, memory)), trial)
 
     @property
     def calls(self) -> list[Call]:

@@ -34,6 +34,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from .errors import UsageError
+from .layouts import MEMORIES
 
 #: largest |mu| / sigma the layer strategy draws (issue-level requirement: 1e8).
 MAX_OFFSET_RATIO = 1e8
@@ -94,6 +95,11 @@ class ReplayDraw(Draw):
     def assume(self, condition: bool, why: str) -> None:
         if not condition:
             raise ReplayMismatch(f"the saved draws are outside the property's domain: {why}")
+
+    def next_is(self, label: str) -> bool:
+        """Whether the next recorded draw is labelled ``label``."""
+        position = len(self.sequence)
+        return position < len(self._recorded) and self._recorded[position][0] == label
 
 
 #: smallest nonzero magnitude drawn.  Inputs stay far enough from float64's
@@ -293,6 +299,30 @@ def batches(n: int, m: int, max_offset_ratio: float = MAX_OFFSET_RATIO, *,
     """
     return st.tuples(st.tuples(*[_units(max_offset_ratio, degenerate)] * n), SEEDS).map(
         lambda drawn: _batch(drawn[0], drawn[1], m))
+
+
+#: The label of an example's arrangement, drawn by the runner before the property's own draws.
+ARRANGEMENT = "arrangement"
+
+
+def arrangement(draw: Draw, spatial_ranks: tuple[int, ...]) -> tuple[int, int, str]:
+    """This example's arrangement (:func:`arrangements`).  A replay without one -- a case saved before
+    arrangements were drawn, or the diagnosis' probes, which replay no draws -- gets the plainest:
+    the smallest declared spatial rank, the first factorization, C-contiguous memory."""
+    if isinstance(draw, ReplayDraw) and not draw.next_is(ARRANGEMENT):
+        return spatial_ranks[0], 0, "contiguous"
+    return draw(arrangements(spatial_ranks), ARRANGEMENT)
+
+
+@functools.cache
+def arrangements(spatial_ranks: tuple[int, ...]) -> st.SearchStrategy[tuple[int, int, str]]:
+    """How an example lays its arrays out for the implementation, as
+    :class:`~bnspec.spec.layouts.Arrangement`'s fields: one of the spatial ranks the target accepts,
+    which factorization of m into ``N * prod(S)`` (any index: it is taken modulo their number), and
+    the memory order of every array -- C-contiguous favoured, then Fortran order, permuted (the units'
+    axis moved in memory, as channels-last memory is for NCHW) and every other element of a buffer."""
+    memory = st.one_of(st.just("contiguous"), st.sampled_from(MEMORIES))
+    return st.tuples(st.sampled_from(spatial_ranks), st.integers(0, 2**16), memory)
 
 
 @dataclass(frozen=True)

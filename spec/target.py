@@ -28,6 +28,7 @@ from . import eps as eps_probe
 from . import profiles, protocol
 from .clauses import Kind
 from .errors import Finding, ImplementationRaised, Interruption, TargetError, UserInterrupt
+from .layouts import Arrangement, Memory
 from .protocol import FUNCTIONS, Declaration, Layout, Role
 
 __all__ = ["Call", "Subject", "Target", "TargetError", "load", "resolve", "wrap"]
@@ -78,14 +79,22 @@ class Call:
 
     function: str
     args: list[tuple[str, Any]]
+    memory: Memory = "contiguous"  # how the arrays lay in memory (the copies in args are C-contiguous)
 
 
 @dataclass
 class Target:
-    """The subject as one example sees it (always ``n x m`` inside); every call is logged in ``calls``."""
+    """The subject as one example sees it (always ``n x m`` inside); every call is logged in ``calls``.
+    ``arrangement`` says how this example's arrays are laid out for the implementation (its spatial
+    shape and memory order, :class:`~bnspec.spec.layouts.Arrangement`)."""
 
     subject: Subject
     calls: list[Call] = field(default_factory=list)
+    arrangement: Arrangement | None = None
+
+    def __post_init__(self) -> None:
+        if self.arrangement is None:  # the plainest the implementation accepts: its smallest spatial rank
+            self.arrangement = Arrangement(spatial_rank=self.subject.declaration.spatial_dims[0])
 
     # -- what the properties read ------------------------------------------------
 
@@ -123,10 +132,10 @@ class Target:
         (one array, or a tuple).  Raises a :class:`~bnspec.spec.errors.Finding` for anything the
         implementation does wrong."""
         signature = FUNCTIONS[function]
-        moved = [self.layout.to_impl(value, slot.role) for slot, value in zip(signature.arguments, args, strict=True)]
+        moved = [self.to_impl_layout(value, slot.role) for slot, value in zip(signature.arguments, args, strict=True)]
+        z_shape = moved[signature.argument_names.index("z")].shape
         value = self.invoke(function, moved)
-        z = args[signature.argument_names.index("z")]
-        checked = protocol.results(function, value, self.layout, z.shape[0], z.shape[1])
+        checked = protocol.results(function, value, self.layout, z_shape)
         return checked[0] if len(checked) == 1 else checked
 
     def invoke(self, function: str, args: list[Any]) -> Any:
@@ -134,7 +143,7 @@ class Target:
         mutation can be observed); logged with copies of the arguments as they were before the call."""
         names = FUNCTIONS[function].argument_names
         self.calls.append(Call(function, [(name, a.copy() if isinstance(a, np.ndarray) else a)
-                                          for name, a in zip(names, args, strict=True)]))
+                                          for name, a in zip(names, args, strict=True)], self.layout_memory))
         errors = np.geterr()  # an implementation that calls np.seterr changes nothing for the checks
         try:
             return getattr(self.subject.impl, function)(*args)
@@ -147,9 +156,14 @@ class Target:
         finally:
             np.seterr(**errors)
 
-    def to_impl_layout(self, value: np.ndarray, role: Role) -> np.ndarray:
-        """``value`` (units first) in the implementation's layout, a fresh array."""
-        return self.layout.to_impl(value, role)
+    @property
+    def layout_memory(self) -> Memory:
+        return self.arrangement.memory if self.arrangement else "contiguous"
+
+    def to_impl_layout(self, value: Any, role: Role) -> Any:
+        """``value`` (units first) in the implementation's layout and this example's arrangement, a
+        fresh array (a scalar as it is)."""
+        return self.layout.to_impl(value, role, self.arrangement or Arrangement())
 
     def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
         return self.call("forward", z, gamma, beta, eps)

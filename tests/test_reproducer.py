@@ -98,7 +98,7 @@ def test_the_counterexample_shows_the_exact_arguments(tmp_path):
     listed = re.search(r"z = (\[\[.*?\]\])", shown, re.DOTALL)
     assert listed is not None
     assert np.array_equal(np.array(ast.literal_eval(listed.group(1))), z)  # every element, full precision
-    assert result["draws"].startswith("n = ")  # the labelled draws stay available, apart
+    assert result["draws"].startswith("arrangement = (0, 0, ")  # the labelled draws stay available, apart
 
 
 def test_eps_cond_is_one_value_per_case(tmp_path):

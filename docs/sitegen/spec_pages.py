@@ -15,7 +15,7 @@ import re
 
 from bnspec.spec.clauses import Clause, all_clauses
 from bnspec.spec.clauses.zh_tw import STATEMENTS
-from bnspec.spec.protocol import FUNCTIONS, Layout, Role
+from bnspec.spec.protocol import FUNCTIONS, Layout
 
 from . import links
 
@@ -121,11 +121,8 @@ def protocol_table() -> str:
     for signature in FUNCTIONS.values():
         cells = []
         for layout in layouts:
-            def shape(role: Role, layout: Layout = layout) -> str:
-                return "scalar" if role is Role.SCALAR else str(layout.shape(role, "n", "m")).replace("'", "")
-
-            args = ", ".join(f"{slot.name} {shape(slot.role)}" for slot in signature.arguments)
-            results = ", ".join(f"{slot.name} {shape(slot.role)}" for slot in signature.results)
+            args = ", ".join(f"{slot.name} {layout.letters(slot.role)}" for slot in signature.arguments)
+            results = ", ".join(f"{slot.name} {layout.letters(slot.role)}" for slot in signature.results)
             cells.append(f"({args}) → ({results})")
         rows.append(f"| `{signature.text()}` | " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -128,8 +128,7 @@ class Server:
         try:
             result = getattr(self.impl, function)(*values)
             z = values[FUNCTIONS[function].argument_names.index("z")]
-            layout = self.declared.layout
-            declared_protocol.results(function, result, layout, *layout.sizes(z.shape))
+            declared_protocol.results(function, result, self.declared.layout, z.shape)
             reply = protocol.result_reply(request_id, function, result)
         except BaseException as exc:  # noqa: B036 - SystemExit, KeyboardInterrupt, MemoryError: a reply
             reply = protocol.error_reply(request_id, exc)

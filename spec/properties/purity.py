@@ -39,7 +39,8 @@ class _Call:
     def results(self, target: Target, value: Any) -> tuple[np.ndarray, ...]:
         """What the call returned, checked against the protocol (ProtocolBreach otherwise) and copied,
         so that a later call cannot change it."""
-        checked = protocol.results(self.signature.name, value, target.layout, self.n, self.m)
+        z_shape = self.args[self.signature.argument_names.index("z")].shape
+        checked = protocol.results(self.signature.name, value, target.layout, z_shape)
         return tuple(np.array(a, copy=True) for a in checked)
 
 
