@@ -78,7 +78,8 @@ class Arrangement:
 def factorizations(m: int, spatial_rank: int) -> tuple[tuple[int, ...], ...]:
     """Every ``(N, S_1, ..., S_k)`` of positive integers whose product is m (k = ``spatial_rank``),
     those that can tell a wrong axis from the right one first: N >= 2 and every S_i >= 2, then
-    N >= 2 with some spatial size >= 2, then the rest; the most balanced first within each.
+    N >= 2 with some spatial size >= 2, then N >= 2, then the rest; the most balanced first within
+    each.
     m = 0 (an empty batch): N = 0 and every S_i = 1."""
     if m == 0:
         return ((0,) + (1,) * spatial_rank,)
@@ -89,8 +90,9 @@ def factorizations(m: int, spatial_rank: int) -> tuple[tuple[int, ...], ...]:
         return [(d, *tail) for d in range(1, rest + 1) if rest % d == 0 for tail in split(rest // d, parts - 1)]
 
     def rank(shape: tuple[int, ...]) -> tuple[int, int]:
-        spatial = shape[1:]
-        group = 0 if shape[0] >= 2 and all(s >= 2 for s in spatial) else 1 if shape[0] >= 2 and m > shape[0] else 2
+        samples, positions = shape[0], shape[1:]
+        group = (0 if samples >= 2 and all(s >= 2 for s in positions) else 1 if samples >= 2 and m > samples
+                 else 2 if samples >= 2 else 3)
         return group, max(shape)
 
     return tuple(sorted(split(m, spatial_rank + 1), key=rank))
@@ -162,15 +164,25 @@ class Layout(StrEnum):
         if role is Role.PER_UNIT:
             shaped = value.copy() if self is Layout.UNITS_FIRST else value[:, 0].copy()
             return in_memory(shaped, arrangement.memory, self.unit_axis(shaped.ndim))
-        if self is Layout.UNITS_FIRST:
-            shaped = value.copy()
-        elif self is Layout.BATCH_FIRST:
-            shaped = np.ascontiguousarray(value.T)
-        else:
-            n, m = value.shape
-            last = np.ascontiguousarray(value.T).reshape(*arrangement.examples_shape(m), n)
-            shaped = last if self is Layout.CHANNELS_LAST else np.moveaxis(last, -1, 1)
+        shaped = self._batch(value, arrangement.examples_shape(value.shape[1]))
         return in_memory(shaped, arrangement.memory, self.unit_axis(shaped.ndim))
+
+    def _batch(self, value: np.ndarray, examples_shape: tuple[int, ...]) -> np.ndarray:
+        """A batch array ``value`` (``n x m``) in this layout, its examples laid out as ``examples_shape``."""
+        if self is Layout.UNITS_FIRST:
+            return value.copy()
+        if self is Layout.BATCH_FIRST:
+            return np.ascontiguousarray(value.T)
+        last = np.ascontiguousarray(value.T).reshape(*examples_shape, value.shape[0])
+        return last if self is Layout.CHANNELS_LAST else np.moveaxis(last, -1, 1)
+
+    def like(self, value: np.ndarray, role: Role, z_shape: tuple[int, ...]) -> np.ndarray:
+        """``value`` (lecture layout) in this layout, shaped as it goes with an implementation's ``z`` of
+        ``z_shape``: the converse of :meth:`from_impl` (C-contiguous)."""
+        if role is Role.PER_UNIT:
+            return value.copy() if self is Layout.UNITS_FIRST else value[:, 0].copy()
+        axis = self.unit_axis(len(z_shape))
+        return self._batch(value, tuple(s for i, s in enumerate(z_shape) if i != axis))
 
     def from_impl(self, value: np.ndarray, role: Role) -> np.ndarray:
         """A result already checked to have :meth:`result_shape`, back in the lecture's layout."""

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Status
+from ..layouts import Arrangement
 from ..protocol import Declaration, Layout
 from ..runner import ClauseResult, Options, run_clause
 from ..strategies import ReplayMismatch
 from ..target import Subject, Target
 from ..trial import Trial
 from .probes import Fit, fit, suggested_profile
+from .spatial import Regrouped
 from .vocabulary import EXPLANATIONS, BugId
 
 __all__ = ["BugId", "Diagnosis", "RootCause", "diagnose"]
@@ -76,9 +78,15 @@ class Diagnosis:
 
 
 def _model_subject(subject: Subject, found: Fit) -> Subject:
+    """The bug's model as a subject: in the lecture's layout, or (a spatial bug's, whose groups depend
+    on the spatial shape) in the implementation's, so that a replay lays it out as it did the
+    implementation."""
     declared = subject.declaration
-    declaration = Declaration(functions=declared.functions, layout=Layout.UNITS_FIRST, profile=subject.profile.name,
-                              dtypes=declared.dtypes, dtypes_declared=declared.dtypes_declared)
+    spatial = isinstance(found.model, Regrouped)
+    declaration = Declaration(functions=declared.functions, layout=declared.layout if spatial else Layout.UNITS_FIRST,
+                              profile=subject.profile.name, dtypes=declared.dtypes,
+                              dtypes_declared=declared.dtypes_declared,
+                              spatial_dims=declared.spatial_dims if spatial else (0,))
     return Subject(impl=found.model, spec=f"the model of {found.bug}", declaration=declaration,
                    profile=subject.profile)
 
@@ -118,6 +126,8 @@ def _diagnose(subject: Subject, results: list[ClauseResult], options: Options) -
     profile: list[tuple[str, str] | None] = [None]
 
     def probe(target: Target, trial: Trial) -> None:
+        # the probes lay their examples out with samples and positions, where a spatial bug shows
+        target = Target(target.subject, target.calls, Arrangement(max(subject.declaration.spatial_dims)))
         fits.extend(fit(target))
         profile[0] = suggested_profile(target)
 

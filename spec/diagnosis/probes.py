@@ -31,6 +31,7 @@ from ..profiles import PROFILES, Profile
 from ..protocol import FUNCTIONS
 from ..target import Target
 from .models import Model, RunningVar, SingleExample, Weighs
+from .spatial import GROUPINGS, Regrouped
 from .vocabulary import BugId
 
 #: an exact bug's model agrees with the implementation to this relative error.
@@ -156,12 +157,12 @@ class Fit:
     it accounts for ('' for a bug that is no formula of one function)."""
 
     bug: BugId
-    model: Model
+    model: Model | Regrouped  # a Regrouped model takes the implementation's layout
     evidence: str
     function: str = ""
 
 
-def _fits(candidate: Candidate, model: Model, correct: Model, observed: Callable[[Probe], Any]) -> str | None:
+def _fits(candidate: Candidate, model: Any, correct: Model, observed: Callable[[Probe], Any]) -> str | None:
     reveal = candidate.probes[0]
     impl = observed(reveal)
     if impl is None:
@@ -217,14 +218,44 @@ def fit(target: Target) -> list[Fit]:
             found[candidate.bug] = Fit(candidate.bug, model, evidence, candidate.probes[0].function)
     if BugId.LOW_PRECISION_ACCUMULATION not in found:
         found.update({f.bug: f for f in _narrow_sums(correct, observed)})
-    found = {bug: replace(f, model=_eval_scope(f.model, observed)) for bug, f in found.items()}
+    found = {bug: replace(f, model=_eval_scope(f.model, observed)) for bug, f in found.items()
+             if isinstance(f.model, Model)}
+    fitted: list[Any] = [f.model for f in found.values() if f.function]
+    for spatial in _spatial(target, correct, observed):
+        found[spatial.bug] = spatial
+        fitted.append(_in_lecture_layout(target, spatial.model))
     conventions = [*_running(correct, observed), *_single_example(target, correct)]
     for found_fit in [*conventions, *_observations(target, correct, observed)]:
         found.setdefault(found_fit.bug, found_fit)
-    fitted = [f.model for f in found.values() if f.function]
     for found_fit in _no_known_bug(target, correct, {f.function for f in found.values()}, fitted):
         found.setdefault(found_fit.bug, found_fit)
     return list(found.values())
+
+
+#: the bug of each grouping of a channel layout's examples (:mod:`.spatial`).
+SPATIAL_BUGS = {"per_position": BugId.PER_POSITION_STATISTICS, "per_sample": BugId.PER_SAMPLE_STATISTICS}
+
+
+def _in_lecture_layout(target: Target, model: Any) -> Target:
+    """``model`` (in the implementation's layout) called as the implementation is: through a
+    :class:`Target` with the probes' arrangement, in the lecture's layout."""
+    return Target(replace(target.subject, impl=model, spec=f"the model {model!r:.60}"), arrangement=target.arrangement)
+
+
+def _spatial(target: Target, correct: Model, observed: Callable[[Probe], Any]) -> list[Fit]:
+    """A channel layout's statistics over part of the examples (per position, per sample), fitted on
+    the general probe laid out with samples and positions (the probes' arrangement)."""
+    if not target.layout.spatial or not target.arrangement or target.arrangement.spatial_rank == 0:
+        return []
+    fits = []
+    for grouping in GROUPINGS:
+        model = Regrouped(correct, grouping, target.layout)
+        candidate = Candidate(SPATIAL_BUGS[grouping], {}, (GENERAL,))
+        evidence = _fits(candidate, _in_lecture_layout(target, model), correct, observed)
+        if evidence:
+            shape = target.arrangement.examples_shape(Z.shape[1])
+            fits.append(Fit(candidate.bug, model, f"{evidence}, with (N, *S) = {shape}", "forward"))
+    return fits
 
 
 #: each function's probe, and the id of a difference no known bug explains.
@@ -250,7 +281,7 @@ def _affine_per_unit(z: np.ndarray, out: np.ndarray) -> bool:
     return True
 
 
-def _no_known_bug(target: Target, correct: Model, covered: set[str], fitted: list[Model]) -> list[Fit]:
+def _no_known_bug(target: Target, correct: Model, covered: set[str], fitted: list[Any]) -> list[Fit]:
     """For each function no fit accounts for whose results differ from the correct ones (or break the
     protocol): a fit whose model is the correct batch norm with that function answered by the
     implementation itself -- the clauses it fails are the ones that function's bug explains.  A

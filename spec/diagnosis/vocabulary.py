@@ -19,6 +19,8 @@ class BugId(StrEnum):
     ONE_PASS_VARIANCE = "one-pass-variance"
     LOW_PRECISION_ACCUMULATION = "low-precision-accumulation"
     WRONG_AXIS = "wrong-axis"
+    PER_POSITION_STATISTICS = "per-position-statistics"
+    PER_SAMPLE_STATISTICS = "per-sample-statistics"
     NO_CENTERING = "no-centering"
     GAMMA_BETA_MISUSED = "gamma-beta-misused"
     NAN_ON_DEGENERATE_INPUT = "nan-on-degenerate-input"
@@ -60,6 +62,12 @@ EXPLANATIONS: dict[BugId, str] = {
                                       "float64 for float64 input",
     BugId.WRONG_AXIS: "the statistics are taken over the units (a layer norm) instead of over the examples "
                       "of the mini-batch; take the mean and variance of each unit over the m examples",
+    BugId.PER_POSITION_STATISTICS: "the statistics are taken over the samples alone, one per channel and spatial "
+                                   "position; a channel's mean and variance run over N and every spatial "
+                                   "position (reduce over every axis but the channel's)",
+    BugId.PER_SAMPLE_STATISTICS: "the statistics are taken over the spatial positions of each sample (an "
+                                 "instance norm); a channel's mean and variance run over N and every spatial "
+                                 "position (reduce over every axis but the channel's)",
     BugId.NO_CENTERING: "the mean is not subtracted; z_norm = (z - mu) / sqrt(var + eps)",
     BugId.GAMMA_BETA_MISUSED: "gamma and beta are not applied as gamma * z_norm + beta",
     BugId.NAN_ON_DEGENERATE_INPUT: "a unit constant over the mini-batch gives NaN or inf; with eps > 0 inside "
@@ -99,7 +107,7 @@ EXPLANATIONS: dict[BugId, str] = {
     BugId.RUNNING_UPDATE_WRONG: "the running update is no exponentially weighted average of the batch's mean "
                                 "and variance under any known convention",
     BugId.BREAKS_PROTOCOL: "a result has the wrong type or shape for the protocol (see the clause's message: "
-                           "shapes are n[l] x m and n[l] x 1 in the declared layout)",
+                           "shapes are n[l] x m and n[l] x 1 in the declared layout, (C,) per channel)",
     BugId.WRONG_DTYPE: "results do not have the input's dtype (float32 in, float32 out)",
     BugId.MUTATES_INPUT: "a function modifies an array it was given; work on a copy",
     BugId.NONDETERMINISTIC: "two calls with the same inputs give different results",
