@@ -34,7 +34,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from .errors import UsageError
-from .layouts import MEMORIES
+from .layouts import MEMORIES, Memory
 
 #: largest |mu| / sigma the layer strategy draws (issue-level requirement: 1e8).
 MAX_OFFSET_RATIO = 1e8
@@ -305,7 +305,7 @@ def batches(n: int, m: int, max_offset_ratio: float = MAX_OFFSET_RATIO, *,
 ARRANGEMENT = "arrangement"
 
 
-def arrangement(draw: Draw, spatial_ranks: tuple[int, ...]) -> tuple[int, int, str]:
+def arrangement(draw: Draw, spatial_ranks: tuple[int, ...]) -> tuple[int, int, Memory]:
     """This example's arrangement (:func:`arrangements`).  A replay without one -- a case saved before
     arrangements were drawn, or the diagnosis' probes, which replay no draws -- gets the plainest:
     the smallest declared spatial rank, the first factorization, C-contiguous memory."""
@@ -349,6 +349,53 @@ def _examples(min_m: int, max_m: int) -> st.SearchStrategy[int]:
     return st.one_of(st.just(min_m), st.integers(min_m, max_m))
 
 
+#: Large examples, one draw in :data:`LARGE_SHARE` (issue-level requirement: m up to at least 4096
+#: and n[l] up to 512, channel counts that are no multiple of a vector width included): sums of
+#: thousands of values, where a naive accumulation drifts and a kernel's vector tail shows.
+LARGE_M, LARGE_N = 4096, 512
+#: At most this many elements in a large example: the float64 reference checks them in about a
+#: millisecond; properties that compute the exact oracle (pure Python, ~35 us an element) pass
+#: ``max_elements=ORACLE_ELEMENTS``.
+LARGE_ELEMENTS, ORACLE_ELEMENTS = 2**14, 2**12
+#: The sizes a layer is drawn at: small (the default, and where shrinking goes) or large.
+SIZES = ("small",) * 7 + ("large",)
+
+
+def _numpy_units(rng: np.random.Generator, n: int, max_offset_ratio: float,
+                 degenerate: bool) -> tuple[tuple[Any, ...], ...]:
+    """n units' structures as :func:`_units` draws them, from ``rng``: too many units for one
+    hypothesis choice each (its buffer holds a few thousand)."""
+    top = float(np.log10(max_offset_ratio))
+    spread = 10.0 ** rng.uniform(-3, 3, n)
+    ratio = np.where(rng.random(n) < 0.25, 0.0, 10.0 ** rng.uniform(0, top, n) * rng.choice([-1.0, 1.0], n))
+    patterns = rng.choice(NOISE_PATTERNS, n)
+    constant = rng.random(n) < 0.1 if degenerate else np.zeros(n, dtype=bool)
+    return tuple((float(a), float(b), str(p), bool(c)) for a, b, p, c in zip(spread, ratio, patterns, constant,
+                                                                          strict=True))
+
+
+def _numpy_column(rng: np.random.Generator, n: int, lo: float, hi: float, special: tuple[float, ...]) -> np.ndarray:
+    """An ``n x 1`` column as :func:`column` draws it (``special`` values one entry in four), from ``rng``."""
+    values = np.where(rng.random(n) < 0.25, rng.choice(special, n), rng.uniform(lo, hi, n))
+    return _flush(values.reshape(n, 1))
+
+
+def _large(draw: Draw, min_m: int, max_m: int, max_offset_ratio: float, unit_affine: bool, degenerate: bool,
+           max_elements: int) -> Layer:
+    """A large layer: m up to :data:`LARGE_M` (unless the property fixes m at 1) and n up to
+    :data:`LARGE_N`, at most ``max_elements`` in all; everything but the sizes from one seed."""
+    m = draw(st.integers(min_m, max(max_m, min(LARGE_M, max_elements)) if max_m > 1 else max_m), "m")
+    n = draw(st.integers(1, max(1, min(LARGE_N, max_elements // m))), "n")
+    rng = np.random.default_rng(draw(SEEDS, "layer_seed"))
+    z = _batch(_numpy_units(rng, n, max_offset_ratio, degenerate), int(rng.integers(2**32)), m)
+    if unit_affine:
+        gamma, beta = np.ones((n, 1)), np.zeros((n, 1))
+    else:
+        gamma = _numpy_column(rng, n, -3.0, 3.0, (1.0, -1.0, 0.0, 0.5))
+        beta = _numpy_column(rng, n, -5.0, 5.0, (0.0, 1.0, -2.0))
+    return Layer(z, gamma, beta, draw(eps_values(), "eps"))
+
+
 def layer(
     draw: Draw,
     *,
@@ -358,16 +405,21 @@ def layer(
     max_offset_ratio: float = MAX_OFFSET_RATIO,
     unit_affine: bool = False,
     degenerate: bool = False,
+    max_elements: int = LARGE_ELEMENTS,
 ) -> Layer:
     """Draw ``z``, ``gamma``, ``beta``, ``eps`` (``unit_affine``: gamma = 1, beta = 0).
 
     ``z`` is a legal input (:func:`legal`) unless the property asks otherwise:
     ``degenerate=True`` draws constant units too (the clauses about them), and
     ``min_m=1`` draws m = 1 -- degenerate in training mode (BN-DEG-2), not in
-    inference, which uses no batch statistics.
+    inference, which uses no batch statistics.  One draw in eight is large (m up
+    to :data:`LARGE_M`, n up to :data:`LARGE_N`, at most ``max_elements``
+    elements); the rest have at most ``max_n`` units and ``max_m`` examples.
     """
     if not 1 <= min_m <= max_m:
         raise ValueError(f"min_m, max_m: expected 1 <= min_m <= max_m, got {min_m}, {max_m}")
+    if draw(st.sampled_from(SIZES), "size") == "large":
+        return _large(draw, min_m, max_m, max_offset_ratio, unit_affine, degenerate, max_elements)
     n = draw(st.integers(1, max_n), "n")
     m = draw(_examples(min_m, max_m), "m")
     z = draw(batches(n, m, max_offset_ratio, degenerate=degenerate), "z")
