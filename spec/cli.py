@@ -109,7 +109,9 @@ def _check(args: argparse.Namespace) -> int:
         if not clauses:
             raise UsageError(f"no clause matches {args.clause}")
         if not args.quiet:
-            print(f"{options.command()}  (profile {session.profile}, layout {session.subject.layout.value}, "
+            declared = session.subject.declaration
+            shapes = f" [{declared.layout.describe(declared.spatial_dims)}]" if declared.layout.spatial else ""
+            print(f"{options.command()}  (profile {session.profile}, layout {declared.layout.value}{shapes}, "
                   f"seed {args.seed}, {args.max_examples} examples per clause)", file=out)
             if reproducible.NOT_PINNED:
                 print(f"note: the draws are not pinned ({reproducible.NOT_PINNED}): --seed may not reproduce "
@@ -217,8 +219,18 @@ def _command(args: argparse.Namespace) -> int:
 
         return vectors_main(args)
     if args.command == "profiles":
-        from .profiles import PROFILES
+        from .profiles import BASE, CONVENTIONS, LECTURE, PROFILES
 
+        print("Convention fields: a target's profile is a profile's name, or a mapping of these fields, e.g.\n"
+              f"  profile = {{\"{BASE}\": \"torch\", \"momentum_weighs\": \"old\"}}\n"
+              f"a field left out takes the value of the profile {BASE!r} names (default lecture):")
+        for convention in CONVENTIONS.values():
+            default = getattr(LECTURE, convention.name)
+            print(f"  {convention.name}: {convention.allowed}; lecture: {default:g}" if convention.name == "eps" else
+                  f"  {convention.name}: {convention.allowed}; lecture: {default}")
+            print(f"      {convention.meaning}")
+        print(f"  {BASE}: {' | '.join(PROFILES)}; default lecture")
+        print("\nProfiles:")
         for profile in PROFILES.values():
             print(f"{profile.name}: eps {profile.eps:g}; momentum weighs the {profile.momentum_weighs} value; "
                   f"running variance {profile.running_var}; at m = 1: {profile.single_example}"
