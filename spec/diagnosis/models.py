@@ -22,12 +22,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .. import profiles
 from ..profiles import Profile
 
 Variance = Literal["biased", "unbiased", "one_pass"]
-RunningVar = Literal["biased", "unbiased", "std", "frozen"]
-Weighs = Literal["old", "new"]
-SingleExample = Literal["beta", "raises"]
+#: the profiles' running variances, and two bugs of the running update
+RunningVar = profiles.RunningVar | Literal["std", "frozen"]
+Weighs = profiles.MomentumWeighs
+SingleExample = profiles.SingleExample
 
 
 @dataclass(frozen=True)
