@@ -16,12 +16,18 @@ clause("BN-SHAPE-2", "MUST", "Gradient shapes",
        r"dZ \in \mathbb{R}^{n \times m},\; d\gamma, d\beta \in \mathbb{R}^{n \times 1}",
        ("L10", "L11"), implements=BWD)
 clause("BN-DTYPE-1", "SHOULD", "Dtype preserved",
-       "In every dtype the target declares (default float64 and float32), each array forward and "
-       "backward return has the input's dtype: float32 in, float32 out. The one clause on the dtype, "
-       "and a SHOULD: a wider result (float64 for float32 input) is not less accurate, and the accuracy "
-       "clauses (BN-F32-1, BN-F16-1, BN-BF16-1, BN-VAR-1) judge its values alone.",
+       "In every dtype the target declares (default float64 and float32), forward returns its output "
+       "in the input's dtype: float32 in, float32 out. With BN-DTYPE-2 (backward's), the only clauses "
+       "on the dtype, and a SHOULD: a wider result (float64 for float32 input) is not less accurate, and "
+       "the accuracy clauses (BN-F32-1, BN-F16-1, BN-BF16-1, BN-VAR-1) judge its values alone.",
        r"\mathrm{dtype}(\tilde Z) = \mathrm{dtype}(Z)", ("convention",),
-       implements=FWD + BWD)
+       implements=FWD)
+clause("BN-DTYPE-2", "SHOULD", "Gradients' dtype preserved",
+       "In every dtype the target declares (default float64 and float32), backward returns dz, dgamma "
+       "and dbeta in the input's dtype. A SHOULD, as BN-DTYPE-1: the accuracy clauses of the gradients "
+       "(BN-F32-2, BN-F16-3, BN-BF16-2, BN-VAR-2) judge their values alone.",
+       r"\mathrm{dtype}(dZ) = \mathrm{dtype}(d\gamma) = \mathrm{dtype}(d\beta) = \mathrm{dtype}(Z)",
+       ("convention",), implements=BWD)
 clause("BN-NORM-1", "MUST", "Zero mean",
        "With gamma = 1 and beta = 0, each unit's output has mean 0 over the mini-batch.",
        r"\frac{1}{m}\sum_{i=1}^{m} z_{\mathrm{norm}}^{(i)} = 0", ("L9", "L6"), implements=FWD + STATS)
@@ -64,12 +70,20 @@ clause("BN-INV-4", "MUST", "Gradient scales by 1/c",
        r"\frac{1}{c}\frac{\partial\, \mathrm{BN}_{\varepsilon}(Z)}{\partial Z}",
        ("paper §3.3",), implements=BWD)
 clause("BN-LOC-1", "MUST", "Units are independent",
-       "Changing the values of one unit leaves the output and gradients of every other unit unchanged.",
-       r"\partial \tilde z_j / \partial z_k = 0 \quad (j \ne k)", ("L10", "L6"), implements=FWD + BWD)
+       "Changing the values of one unit leaves the output of every other unit unchanged.",
+       r"\partial \tilde z_j / \partial z_k = 0 \quad (j \ne k)", ("L10", "L6"), implements=FWD)
+clause("BN-LOC-4", "MUST", "Units are independent in the gradients",
+       "Changing the values of one unit leaves dz of every other unit unchanged (the same upstream "
+       "gradient).",
+       r"\partial\, dz_j / \partial z_k = 0 \quad (j \ne k)", ("L10", "L6"), implements=BWD)
 clause("BN-LOC-2", "MUST", "Examples are exchangeable",
-       "Permuting the examples of the mini-batch permutes the output and dz the same way and "
-       "leaves dgamma and dbeta unchanged.",
-       r"\mathrm{BN}(Z P) = \mathrm{BN}(Z)\,P", ("L6",), implements=FWD + BWD)
+       "Permuting the examples of the mini-batch permutes the output the same way.",
+       r"\mathrm{BN}(Z P) = \mathrm{BN}(Z)\,P", ("L6",), implements=FWD)
+clause("BN-LOC-5", "MUST", "Examples are exchangeable in the gradients",
+       "Permuting the examples of the mini-batch and of the upstream gradient alike permutes dz the "
+       "same way and leaves dgamma and dbeta unchanged.",
+       r"dZ(Z P;\, G P) = dZ(Z;\, G)\,P,\ \ d\gamma, d\beta \text{ unchanged}",
+       ("L6",), implements=BWD)
 clause("BN-LOC-3", "MUST", "This mini-batch alone",
        "The output for a mini-batch depends on that mini-batch alone: not on earlier calls, other "
        "mini-batches or running statistics.",
@@ -111,15 +125,25 @@ clause("BN-GRAD-REF", "MUST", "Backward agrees with the reference",
        r"|dZ - dZ_{\mathrm{ref}}| \le K u\, \kappa\, |\gamma| \|G\| / \sigma", ("paper §3",),
        implements=BWD)
 clause("BN-DEG-1", "MUST", "A constant unit",
-       "A unit constant over the mini-batch gives z_norm = 0, the output beta and finite gradients "
-       "equal to the reference's.",
-       r"\sigma^2 = 0 \Rightarrow \tilde z = \beta", ("convention",), implements=FWD + BWD)
+       "A unit constant over the mini-batch gives z_norm = 0: its output is beta.",
+       r"\sigma^2 = 0 \Rightarrow \tilde z = \beta", ("convention",), implements=FWD)
+clause("BN-DEG-3", "MUST", "The gradients of a constant unit",
+       "With a unit constant over the mini-batch, backward returns finite dz, dgamma and dbeta equal to "
+       "the reference's: for that unit dz = gamma (grad - mean(grad)) / sqrt(eps) and dgamma = 0.",
+       r"\sigma^2 = 0 \Rightarrow dz^{(i)} = \frac{\gamma}{\sqrt{\varepsilon}}\big(g^{(i)} - \bar g\big),\ "
+       r"d\gamma = 0", ("convention",), implements=BWD)
 clause("BN-DEG-2", "MUST", "One example (m = 1)",
-       "With m = 1 the lecture's formulas give sigma^2 = 0: the output is beta, dz = 0, "
-       "dgamma = 0 and dbeta = grad (profiles may require a ValueError instead).",
-       r"m = 1 \Rightarrow \tilde z = \beta,\ dz = 0", ("L6", "convention"), implements=FWD + BWD)
+       "With m = 1 the lecture's formulas give sigma^2 = 0: the output is beta (profiles may require "
+       "a ValueError instead).",
+       r"m = 1 \Rightarrow \tilde z = \beta", ("L6", "convention"), implements=FWD)
+clause("BN-DEG-4", "MUST", "The gradients at one example (m = 1)",
+       "With m = 1 the lecture's formulas give sigma^2 = 0: backward returns dz = 0, dgamma = 0 and "
+       "dbeta = grad (profiles may require a ValueError instead).",
+       r"m = 1 \Rightarrow dz = 0,\ d\gamma = 0,\ d\beta = g", ("L6", "convention"), implements=BWD)
 clause("BN-PURE-1", "MUST", "Inputs untouched",
-       "No protocol function modifies any of its input arrays.",
+       "No protocol function modifies any of its input arrays, with one exception: an implementation that declares "
+       "running_update = 'in_place' may have update_running write the running mean and variance it returns, bit for "
+       "bit, into the running_mean and running_var it was given.",
        r"Z, \gamma, \beta, G, \mu_{\mathrm{run}}, \sigma^2_{\mathrm{run}} \text{ unchanged}",
        ("convention",), implements=FWD + BWD)
 clause("BN-PURE-2", "SHOULD", "Deterministic",

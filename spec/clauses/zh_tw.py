@@ -13,10 +13,13 @@ from __future__ import annotations
 STATEMENTS: dict[str, str] = {
     "BN-SHAPE-1": "forward 回傳與 z 同形狀 n[l] x m 的陣列。",
     "BN-SHAPE-2": "backward 回傳與 z 同形狀的 dz，以及與 gamma 同形狀 n[l] x 1 的 dgamma、dbeta。",
-    "BN-DTYPE-1": "在實作宣告的每種型別中（預設為 float64 與 float32），forward 與 backward 回傳的每個陣列都保有"
-                  "輸入的型別：輸入 float32 就輸出 float32。這是唯一判定型別的條款，且為 SHOULD：較寬的結果"
-                  "（float32 輸入回傳 float64）並不較不精確，精確度條款（BN-F32-1、BN-F16-1、BN-BF16-1、"
+    "BN-DTYPE-1": "在實作宣告的每種型別中（預設為 float64 與 float32），forward 回傳的輸出保有輸入的型別："
+                  "輸入 float32 就輸出 float32。它與 BN-DTYPE-2（backward 的）是僅有的判定型別的條款，且為 SHOULD："
+                  "較寬的結果（float32 輸入回傳 float64）並不較不精確，精確度條款（BN-F32-1、BN-F16-1、BN-BF16-1、"
                   "BN-VAR-1）只判定其數值。",
+    "BN-DTYPE-2": "在實作宣告的每種型別中（預設為 float64 與 float32），backward 回傳的 dz、dgamma 與 dbeta 都保有"
+                  "輸入的型別。與 BN-DTYPE-1 同為 SHOULD：梯度的精確度條款（BN-F32-2、BN-F16-3、BN-BF16-2、"
+                  "BN-VAR-2）只判定其數值。",
     "BN-NORM-1": "當 gamma = 1、beta = 0 時，每個隱藏單元的輸出在這一小批資料上的平均為 0。",
     "BN-NORM-2": "當 gamma = 1、beta = 0 時，每個隱藏單元的輸出在這一小批資料上的（有偏）變異數為 "
                  "sigma^2 / (sigma^2 + eps)。",
@@ -30,8 +33,10 @@ STATEMENTS: dict[str, str] = {
     "BN-INV-2": "對每筆資料都加上任意的 b[l]，dz、dgamma 與 dbeta 不變。",
     "BN-INV-3": "對 c > 0，以 eps 對 c Z 做批次標準化，等於以 eps / c^2 對 Z 做批次標準化。",
     "BN-INV-4": "對 c > 0，在 (c Z, c^2 eps) 的 dz 等於在 (Z, eps) 的 dz 除以 c；dgamma 與 dbeta 相等。",
-    "BN-LOC-1": "改變某一個隱藏單元的值，不會改變其他任何隱藏單元的輸出與梯度。",
-    "BN-LOC-2": "把這一小批資料重新排列，輸出與 dz 也以同樣方式重新排列，而 dgamma 與 dbeta 不變。",
+    "BN-LOC-1": "改變某一個隱藏單元的值，不會改變其他任何隱藏單元的輸出。",
+    "BN-LOC-4": "改變某一個隱藏單元的值（上游梯度不變），不會改變其他任何隱藏單元的 dz。",
+    "BN-LOC-2": "把這一小批資料重新排列，輸出也以同樣方式重新排列。",
+    "BN-LOC-5": "把這一小批資料與上游梯度以同樣方式重新排列，dz 也以同樣方式重新排列，而 dgamma 與 dbeta 不變。",
     "BN-LOC-3": "一小批資料的輸出只取決於這一小批：與先前的呼叫、其他小批資料或移動統計量都無關。",
     "BN-GRAD-1": "在隨機的上游梯度下，dz 沿隨機方向與 sum(grad * forward) 的中央有限差分一致。",
     "BN-GRAD-2": "dgamma 與 sum(grad * forward) 對 gamma 的有限差分一致。",
@@ -42,10 +47,15 @@ STATEMENTS: dict[str, str] = {
     "BN-GRAD-7": "對每個隱藏單元，dz * z_norm 在這一小批資料上的總和等於 "
                  "gamma * eps / (sigma^2 + eps)^(3/2) * sum(grad * z_norm)；當 eps = 0 時為 0。",
     "BN-GRAD-REF": "dz、dgamma 與 dbeta 與參考實作的 backward 在依條件數縮放的容許誤差內一致，包括遠離 0 的偏移。",
-    "BN-DEG-1": "在這一小批資料上為常數的隱藏單元，得到 z_norm = 0、輸出 beta，以及與參考實作相同的有限梯度。",
-    "BN-DEG-2": "當 m = 1 時，講座的公式給出 sigma^2 = 0：輸出為 beta，dz = 0，dgamma = 0，dbeta = grad"
+    "BN-DEG-1": "在這一小批資料上為常數的隱藏單元，得到 z_norm = 0：其輸出為 beta。",
+    "BN-DEG-3": "當某個隱藏單元在這一小批資料上為常數時，backward 回傳與參考實作相同的有限 dz、dgamma 與 dbeta："
+                "對該單元 dz = gamma (grad - mean(grad)) / sqrt(eps)，dgamma = 0。",
+    "BN-DEG-2": "當 m = 1 時，講座的公式給出 sigma^2 = 0：輸出為 beta（設定檔也可以改為要求拋出 ValueError）。",
+    "BN-DEG-4": "當 m = 1 時，講座的公式給出 sigma^2 = 0：backward 回傳 dz = 0、dgamma = 0 與 dbeta = grad"
                 "（設定檔也可以改為要求拋出 ValueError）。",
-    "BN-PURE-1": "協定中的函式都不會修改任何輸入陣列。",
+    "BN-PURE-1": "協定中的函式都不會修改任何輸入陣列；唯一的例外是宣告 running_update = 'in_place' 的實作，"
+                 "其 update_running 可以把它回傳的移動平均與移動變異數逐位元相同地寫入"
+                 "傳給它的 running_mean 與 running_var。",
     "BN-PURE-2": "以相同輸入呼叫協定函式兩次，結果逐位元相同。",
     "BN-SHAPE-3": "update_running 回傳形狀為 n[l] x 1 的移動平均與移動變異數。",
     "BN-SHAPE-4": "forward_eval 回傳與 z 同形狀 n[l] x m 的陣列。",
@@ -65,17 +75,71 @@ STATEMENTS: dict[str, str] = {
     "NET-EVAL-1": "在推論模式下，網路對一筆資料的預測，不論單獨輸入或放在一批中都相同：它使用移動統計量。",
     "TRAIN-1": "在一個小的可分資料集上，使用批次標準化的小批次訓練，以梯度下降法、動量法、RMSprop 與 Adam "
                "都能降低損失。",
-    "BN-F32-1": "輸入為 float32 時，forward 與 backward 回傳的數值與這些輸入的精確結果之差在 float32 "
-                "依條件數縮放的容許誤差內，不論以何種型別回傳（較寬的型別以其本身的精度讀取；型別本身由 "
-                "BN-DTYPE-1 判定）。",
-    "BN-F16-1": "輸入為 float16 時（對宣告支援 float16 的實作），forward 與 backward 回傳的數值，"
+    "BN-F32-1": "輸入為 float32 時，forward 回傳的數值與這些輸入的精確結果之差在 float32 依條件數縮放的容許誤差內，"
+                "不論以何種型別回傳（較寬的型別以其本身的精度讀取；型別本身由 BN-DTYPE-1 判定）。",
+    "BN-F32-2": "輸入為 float32 時，backward 回傳的 dz、dgamma 與 dbeta 與這些輸入的精確梯度之差在 float32 "
+                "依條件數縮放的容許誤差內，不論以何種型別回傳（同 BN-F32-1；型別本身由 BN-DTYPE-2 判定）。",
+    "BN-F16-1": "輸入為 float16 時（對宣告支援 float16 的實作），forward 回傳的數值，"
                 "與精確結果之差在 float32 依條件數縮放的容許誤差再加上幾次 float16 捨入之內：總和以 float32 累加。"
                 "只判定數值，不論型別（同 BN-F32-1）。",
-    "BN-BF16-1": "輸入為 bfloat16 時（對宣告支援 bfloat16 的實作），forward 與 backward 回傳的數值，"
+    "BN-F16-3": "輸入為 float16 時（對宣告支援 float16 的實作），backward 回傳的 dz、dgamma 與 dbeta，"
+                "與精確梯度之差在 float32 依條件數縮放的容許誤差再加上幾次 float16 捨入之內：總和以 float32 累加。"
+                "只判定數值，不論型別（同 BN-F32-2）。",
+    "BN-BF16-1": "輸入為 bfloat16 時（對宣告支援 bfloat16 的實作），forward 回傳的數值，"
                  "與精確結果之差在 float32 依條件數縮放的容許誤差再加上幾次 bfloat16 捨入之內：總和以 float32 累加。"
                  "只判定數值，不論型別（同 BN-F32-1）。",
+    "BN-BF16-2": "輸入為 bfloat16 時（對宣告支援 bfloat16 的實作），backward 回傳的 dz、dgamma 與 dbeta，"
+                 "與精確梯度之差在 float32 依條件數縮放的容許誤差再加上幾次 bfloat16 捨入之內：總和以 float32 累加。"
+                 "只判定數值，不論型別（同 BN-F32-2）。",
     "BN-F16-2": "當 float16 輸入的總和超過 float16 的最大值 65504（m 為 256 到 512 個接近 300 或更大的值）時，"
-                "forward 與 backward 仍回傳有限的結果，且在 BN-F16-1 的容許誤差內。",
-    "BN-VAR-1": "對於遠離 0 且幾乎為常數的隱藏單元，在實作宣告的每種型別中，forward 與 backward 都回傳"
-                "在輸入型別容許誤差內的有限數值（不論以何種型別回傳，同 BN-F32-1）：變異數絕不會算成負數。",
+                "forward 仍回傳有限的結果，且在 BN-F16-1 的容許誤差內。",
+    "BN-F16-4": "對 BN-F16-2 的 float16 輸入（總和超過 65504），backward 仍回傳有限的 dz、dgamma 與 dbeta，"
+                "且在 BN-F16-3 的容許誤差內。",
+    "BN-VAR-1": "對於遠離 0 且幾乎為常數的隱藏單元，在實作宣告的每種型別中，forward 回傳在輸入型別容許誤差內的"
+                "有限數值（不論以何種型別回傳，同 BN-F32-1）：變異數絕不會算成負數。",
+    "BN-VAR-2": "對於 BN-VAR-1 的隱藏單元（遠離 0 且幾乎為常數），在實作宣告的每種型別中，"
+                "backward 回傳在輸入型別容許誤差內的有限 dz、dgamma 與 dbeta（不論以何種型別回傳，同 BN-F32-2）："
+                "它所用的變異數絕不會算成負數。",
+    "BN-FROZEN-1": "backward_eval 回傳 dz = gamma / sqrt(running_var + eps) * grad、dgamma = 各筆資料上 grad * (z - "
+                   "running_mean) / sqrt(running_var + eps) 的總和，以及 dbeta = grad 的總和，且在依條件數縮放的容許"
+                   "誤差內（包括 m = 1）；對宣告 affine = False 的實作只判定 dz。",
+    "BN-FROZEN-2": "backward_eval 的 dz、dgamma 與 dbeta，沿 z、gamma 與 beta 的隨機方向，與 sum(grad * forward_eval)"
+                   " 的中央有限差分一致（對宣告 affine = False 的實作只沿 z 的方向）。",
+    "BN-NOAFFINE-1": "對宣告 affine = False 的實作（bnspec 傳給它 gamma = 1、beta = 0），backward 的 dz 與參考實作在 "
+                     "gamma = 1、beta = 0 時的 dz 在依條件數縮放的容許誤差內一致；dgamma 與 dbeta 不予判定。",
+    "BN-NORUN-1": "對宣告 eval_statistics = 'batch' 的實作，forward_eval(z, gamma, beta, running_mean, "
+                      "running_var, eps) 在成對比較的容許誤差內等於 forward(z, gamma, beta, eps)，對傳入的兩組不同移"
+                      "動統計量皆然（m >= 2）。",
+    "BN-NORUN-2": "對宣告 eval_statistics = 'batch' 的實作，backward_eval 回傳的 dz、dgamma 與 dbeta 在成對比較的"
+                      "容許誤差內等於 backward 的（affine = False 時只判定 dz），對傳入的兩組不同移動統計量皆然（m >="
+                      " 2）。",
+    "BN-CUM-1": "update_cumulative(running_mean, running_var, z, num_batches) 對平均與變異數給出 舊值 + (這一小批的統"
+                "計量 - 舊值) / (num_batches + 1)（變異數的估計方式由設定檔決定）：從 num_batches = 0 起更新 k 次（k "
+                "至多 5）得到這 k 個小批次統計量的平均，而在至多 10^6 的 num_batches 下更新一次，這一小批的權重為 1 /"
+                " (num_batches + 1)。",
+    "BN-CUM-2": "對宣告 cumulative_average = True 的實作，不論傳入何種移動統計量與 momentum，update_running 都回傳這"
+                "一小批的平均與變異數（估計方式由設定檔決定）：這是累積平均的第一步，也是不帶小批次計數的呼叫唯一能做"
+                "的一步（累積平均本身由 update_cumulative 負責，見 BN-CUM-1）。",
+    "BN-MIXED-1": "當 z 的型別是實作在 mixed_precision 中宣告的型別（float16、bfloat16），而 gamma、beta 為 float32 "
+                  "時，forward 回傳的數值與這些數值的精確結果之差，在 float32 依條件數縮放的容許誤差再加上幾次 z 型別"
+                  "的捨入之內（BN-F16-1 的容許誤差），不論以何種型別回傳。",
+    "BN-MIXED-2": "當 z 的型別是實作在 mixed_precision 中宣告的型別，而 gamma、beta、running_mean、running_var 為 "
+                  "float32 時，forward_eval 回傳的數值與這些數值的 gamma * (z - running_mean) / sqrt(running_var + "
+                  "eps) + beta 之差，在 float32 的容許誤差再加上幾次 z 型別的捨入之內（包括 m = 1），不論以何種型別回"
+                  "傳。",
+    "BN-EMPTY-1": "當 m = 0（z 沒有任何一筆資料：n x 0，在通道排列中 N = 0）時，forward 拋出例外，或回傳與 z 同形狀的"
+                  "空陣列（PyTorch 即是如此）。",
+    "BN-EMPTY-2": "當 m = 0 時，backward 拋出例外，或回傳與 z 同形狀的 dz 以及 dgamma = dbeta = 0（對零筆資料的總和）"
+                  "，PyTorch 即是如此（對宣告 affine = False 的實作只判定 dz）。",
+    "BN-EMPTY-3": "當 m = 0 時，update_running 拋出例外，或原封不動地回傳傳入的移動平均與移動變異數（PyTorch 即是如此"
+                  "）：零個值的平均沒有定義，而 NaN 絕不可進入移動統計量。",
+    "BN-INPUT-1": "以 eps = 0 或負的 eps 呼叫 forward 時，它拋出例外而不回傳結果：eps > 0 才能讓 sigma^2 + eps 保持為"
+                  "正。",
+    "BN-INPUT-2": "對 n 個隱藏單元的 z，以 n + 1 個元素的 gamma 或 beta 呼叫 forward 時，它拋出例外而不回傳結果（廣播"
+                  "會憑空造出一個結果）；對宣告 affine = False 的實作不適用。",
+    "BN-INPUT-3": "以實作的排列方式與 spatial_dims 不接受的維數的 z 呼叫 forward 時，它拋出例外而不回傳結果：一維的 z"
+                  "；在二維排列中，前面多一個長度為一之軸的 z（三維）；在通道排列中，對每個未在 spatial_dims 中宣告的"
+                  "空間維數 k（0 到 3），維數為 2 + k 的 z。",
+    "BN-INPUT-4": "當 z 含有 NaN 或無窮大時，forward 拋出例外，或回傳一個輸出，其中含有該值的隱藏單元沒有任何有限的元"
+                  "素：NaN 可以傳播下去，但由它算出的有限數值是錯的（其他隱藏單元不予判定）。",
 }

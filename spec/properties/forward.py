@@ -1,8 +1,12 @@
-"""Properties of forward in training mode (L6, L8, L9, paper Alg. 1)."""
+"""Properties of forward in training mode (L6, L8, L9, paper Alg. 1), and the degenerate
+inputs -- a constant unit, m = 1 -- in both functions: forward's output (BN-DEG-1, BN-DEG-2)
+and backward's gradients (BN-DEG-3, BN-DEG-4) are separate clauses on the same draws, so that a
+target with forward alone is checked on the first."""
 
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 
 import numpy as np
 from hypothesis import strategies as st
@@ -26,7 +30,7 @@ def output_shape(target: Target, trial: Trial) -> None:
     trial.equal("shape of forward(z, gamma, beta, eps)", out.shape, x.z.shape)
 
 
-# BN-DTYPE-1 is proved in dtypes.py, with the dtype policy.
+# BN-DTYPE-1 and BN-DTYPE-2 are proved in dtypes.py, with the dtype policy.
 
 
 def _unit_output(target: Target, x: draws.Layer) -> tuple[np.ndarray, np.ndarray]:
@@ -113,22 +117,33 @@ def agrees_with_reference(target: Target, trial: Trial) -> None:
     )
 
 
-@proves("BN-DEG-1", needs=("forward", "backward"))
-def constant_unit(target: Target, trial: Trial) -> None:
-    x = draws.layer(trial.draw, degenerate=True)
-    unit = trial.draw(st.integers(0, x.n - 1), "constant_unit")
+def _constant_unit_case(draw: draws.Draw) -> tuple[draws.Layer, int]:
+    """BN-DEG-1's and BN-DEG-3's example: a drawn input with one of its units made constant, and that unit."""
+    x = draws.layer(draw, degenerate=True)
+    unit = draw(st.integers(0, x.n - 1), "constant_unit")
     z = x.z.copy()
     z[unit, :] = z[unit, 0]
-    out = target.forward(z, x.gamma, x.beta, x.eps)
-    scale = scales.output(z, x.gamma, x.beta, x.eps)
+    return draws.Layer(z, x.gamma, x.beta, x.eps), unit
+
+
+@proves("BN-DEG-1")
+def constant_unit(target: Target, trial: Trial) -> None:
+    x, unit = _constant_unit_case(trial.draw)
+    out = target.forward(x.z, x.gamma, x.beta, x.eps)
+    scale = scales.output(x.z, x.gamma, x.beta, x.eps)
     trial.close(
         f"forward's output for the constant unit {unit}", out[unit], np.broadcast_to(x.beta[unit], (x.m,)),
         tolerance("value", np.float64, x.m, scale[unit]),
     )
+
+
+@proves("BN-DEG-3", needs=("backward",))
+def constant_unit_gradients(target: Target, trial: Trial) -> None:
+    x, _ = _constant_unit_case(trial.draw)
     grad = trial.draw(draws.upstream(x.n, x.m), "grad")
-    dz, dgamma, dbeta = target.backward(z, x.gamma, x.beta, x.eps, grad)
-    ref_dz, ref_dgamma, ref_dbeta = ref.backward(z, x.gamma, x.beta, x.eps, grad)
-    gradient_scales = (scales.dz(z, x.gamma, x.eps, grad), scales.dgamma(z, x.eps, grad), scales.dbeta(grad))
+    dz, dgamma, dbeta = target.backward(x.z, x.gamma, x.beta, x.eps, grad)
+    ref_dz, ref_dgamma, ref_dbeta = ref.backward(x.z, x.gamma, x.beta, x.eps, grad)
+    gradient_scales = (scales.dz(x.z, x.gamma, x.eps, grad), scales.dgamma(x.z, x.eps, grad), scales.dbeta(grad))
     for name, observed, required, scale in zip(("dz", "dgamma", "dbeta"), (dz, dgamma, dbeta),
                                                (ref_dz, ref_dgamma, ref_dbeta), gradient_scales, strict=True):
         trial.close(f"{name} with a constant unit", observed, required, tolerance("pair", np.float64, x.m, scale))
@@ -145,27 +160,44 @@ def single_example_requirement(profile: Profile, function: str) -> str:
     return f"the {profile.name} profile requires {results} at m = 1{because}"
 
 
-@proves("BN-DEG-2", needs=("forward", "backward"))
+def _refuses(trial: Trial, profile: Profile, function: str, call: Callable[[], object]) -> None:
+    """``call`` (``function`` at m = 1) raises the refusal ``profile`` requires."""
+    required = single_example_requirement(profile, function)
+    try:
+        call()
+    except ImplementationRaised as failure:  # the refusal the profile requires, or another exception
+        trial.holds(isinstance(failure.__cause__, getattr(builtins, profile.refusal)),
+                    f"{function} at m = 1 raised {failure}; {required}")
+    else:
+        trial.holds(False, f"{function} at m = 1 returned; {required}")
+
+
+def _single_example_case(draw: draws.Draw) -> draws.Layer:
+    """BN-DEG-2's and BN-DEG-4's example: an input of one example."""
+    return draws.layer(draw, min_m=1, max_m=1, degenerate=True)
+
+
+@proves("BN-DEG-2")
 def single_example(target: Target, trial: Trial) -> None:
-    x = draws.layer(trial.draw, min_m=1, max_m=1, degenerate=True)
-    grad = trial.draw(draws.matrix(x.n, 1, -2.0, 2.0), "grad")
+    x = _single_example_case(trial.draw)
     profile = target.profile
     if profile.single_example == "raises":
-        for name, call in (("forward", lambda: target.forward(x.z, x.gamma, x.beta, x.eps)),
-                           ("backward", lambda: target.backward(x.z, x.gamma, x.beta, x.eps, grad))):
-            required = single_example_requirement(profile, name)
-            try:
-                call()
-            except ImplementationRaised as failure:  # the refusal the profile requires, or another exception
-                trial.holds(isinstance(failure.__cause__, getattr(builtins, profile.refusal)),
-                            f"{name} at m = 1 raised {failure}; {required}")
-            else:
-                trial.holds(False, f"{name} at m = 1 returned; {required}")
+        _refuses(trial, profile, "forward", lambda: target.forward(x.z, x.gamma, x.beta, x.eps))
         return
     out = target.forward(x.z, x.gamma, x.beta, x.eps)
     scale = scales.output(x.z, x.gamma, x.beta, x.eps)
     trial.close(f"forward, where {single_example_requirement(profile, 'forward')}", out, x.beta,
                 tolerance("value", np.float64, 1, scale))
+
+
+@proves("BN-DEG-4", needs=("backward",))
+def single_example_gradients(target: Target, trial: Trial) -> None:
+    x = _single_example_case(trial.draw)
+    grad = trial.draw(draws.matrix(x.n, 1, -2.0, 2.0), "grad")
+    profile = target.profile
+    if profile.single_example == "raises":
+        _refuses(trial, profile, "backward", lambda: target.backward(x.z, x.gamma, x.beta, x.eps, grad))
+        return
     dz, dgamma, dbeta = target.backward(x.z, x.gamma, x.beta, x.eps, grad)
     required = single_example_requirement(profile, "backward")
     trial.close(f"dz, where {required}", dz, np.zeros_like(dz),

@@ -1,8 +1,15 @@
 """Invariances and locality: the bias cancels (L7), scale invariance (paper
 §3.3), units are independent (L10), examples exchangeable and each mini-batch
-normalized on its own (L6)."""
+normalized on its own (L6).
+
+Each claim about the output and the gradients is two clauses, one per function:
+forward's (BN-INV-1, BN-INV-3, BN-LOC-1, BN-LOC-2) and backward's (BN-INV-2,
+BN-INV-4, BN-LOC-4, BN-LOC-5), so that a target with forward alone is checked
+on the first; a pair of locality clauses shares its draw."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
@@ -13,7 +20,8 @@ from ..tolerances import tolerance
 from ..trial import Trial
 from . import proves, scales
 
-BACKWARD = ("forward", "backward")
+#: What the gradient clauses call: backward alone (``eps_in_effect`` probes forward only where there is one).
+BACKWARD = ("backward",)
 
 
 def _worse(z1: np.ndarray, z2: np.ndarray, eps: float) -> np.ndarray:
@@ -87,42 +95,77 @@ def gradient_scales(target: Target, trial: Trial) -> None:
                 tolerance("pair", np.float64, x.m, 2 * scales.dbeta(grad)))
 
 
-@proves("BN-LOC-1", needs=BACKWARD)
-def units_independent(target: Target, trial: Trial) -> None:
-    x = draws.layer(trial.draw, max_n=5)
-    unit = trial.draw(st.integers(0, x.n - 1), "changed_unit")
-    other = trial.draw(draws.batches(1, x.m), "new_values")
+@dataclass(frozen=True)
+class _ChangedUnit:
+    """BN-LOC-1's and BN-LOC-4's example: ``x``, and ``changed``, its z with the values of ``unit`` replaced;
+    ``keep`` selects the other units, ``eps`` is the one the implementation computes with (the statements
+    hold for any eps: the tolerances are sized at it) and ``cond`` the worse condition of the two inputs."""
+
+    x: draws.Layer
+    unit: int
+    changed: np.ndarray
+    keep: np.ndarray
+    eps: float
+    cond: np.ndarray
+
+
+def _changed_unit(target: Target, draw: draws.Draw) -> _ChangedUnit:
+    x = draws.layer(draw, max_n=5)
+    unit = draw(st.integers(0, x.n - 1), "changed_unit")
+    other = draw(draws.batches(1, x.m), "new_values")
     changed = x.z.copy()
     changed[unit] = other[0]
-    keep = np.arange(x.n) != unit
-    grad = trial.draw(draws.upstream(x.n, x.m), "grad")
-    eps = target.eps_in_effect(x.eps)  # the statement holds for any eps: sized at the one computed with
-    cond = _worse(x.z, changed, eps)
-    scale = scales.output(x.z, x.gamma, x.beta, eps, cond)
+    eps = target.eps_in_effect(x.eps)
+    return _ChangedUnit(x, unit, changed, np.arange(x.n) != unit, eps, _worse(x.z, changed, eps))
+
+
+@proves("BN-LOC-1")
+def units_independent(target: Target, trial: Trial) -> None:
+    c = _changed_unit(target, trial.draw)
+    x, keep = c.x, c.keep
+    scale = scales.output(x.z, x.gamma, x.beta, c.eps, c.cond)
     trial.close(
-        f"forward of the units other than {unit} after changing unit {unit} against before",
-        target.forward(changed, x.gamma, x.beta, x.eps)[keep], target.forward(x.z, x.gamma, x.beta, x.eps)[keep],
+        f"forward of the units other than {c.unit} after changing unit {c.unit} against before",
+        target.forward(c.changed, x.gamma, x.beta, x.eps)[keep], target.forward(x.z, x.gamma, x.beta, x.eps)[keep],
         tolerance("pair", np.float64, x.m, scale[keep]),
     )
-    dz_changed = target.backward(changed, x.gamma, x.beta, x.eps, grad)[0]
+
+
+@proves("BN-LOC-4", needs=BACKWARD)
+def units_independent_in_gradients(target: Target, trial: Trial) -> None:
+    c = _changed_unit(target, trial.draw)
+    x, keep = c.x, c.keep
+    grad = trial.draw(draws.upstream(x.n, x.m), "grad")
+    dz_changed = target.backward(c.changed, x.gamma, x.beta, x.eps, grad)[0]
     dz = target.backward(x.z, x.gamma, x.beta, x.eps, grad)[0]
     trial.close(
-        f"dz of the units other than {unit} after changing unit {unit} against before", dz_changed[keep], dz[keep],
-        tolerance("pair", np.float64, x.m, 2 * scales.dz(x.z, x.gamma, eps, grad, cond)[keep]),
+        f"dz of the units other than {c.unit} after changing unit {c.unit} against before", dz_changed[keep],
+        dz[keep], tolerance("pair", np.float64, x.m, 2 * scales.dz(x.z, x.gamma, c.eps, grad, c.cond)[keep]),
     )
 
 
-@proves("BN-LOC-2", needs=BACKWARD)
+def _permutation(draw: draws.Draw) -> tuple[draws.Layer, np.ndarray]:
+    """BN-LOC-2's and BN-LOC-5's example: an input and a permutation of its examples."""
+    x = draws.layer(draw)
+    return x, np.array(draw(st.permutations(range(x.m)), "permutation"))
+
+
+@proves("BN-LOC-2")
 def examples_exchangeable(target: Target, trial: Trial) -> None:
-    x = draws.layer(trial.draw)
-    order = np.array(trial.draw(st.permutations(range(x.m)), "permutation"))
-    grad = trial.draw(draws.upstream(x.n, x.m), "grad")
+    x, order = _permutation(trial.draw)
     eps = target.eps_in_effect(x.eps)  # the statement holds for any eps: sized at the one computed with
     out = target.forward(x.z, x.gamma, x.beta, x.eps)
     trial.close(
         "forward(z[:, p]) against forward(z)[:, p]", target.forward(x.z[:, order], x.gamma, x.beta, x.eps),
         out[:, order], tolerance("pair", np.float64, x.m, scales.output(x.z, x.gamma, x.beta, eps)),
     )
+
+
+@proves("BN-LOC-5", needs=BACKWARD)
+def examples_exchangeable_in_gradients(target: Target, trial: Trial) -> None:
+    x, order = _permutation(trial.draw)
+    grad = trial.draw(draws.upstream(x.n, x.m), "grad")
+    eps = target.eps_in_effect(x.eps)  # the statement holds for any eps: sized at the one computed with
     dz, dgamma, dbeta = target.backward(x.z, x.gamma, x.beta, x.eps, grad)
     dz_p, dgamma_p, dbeta_p = target.backward(x.z[:, order], x.gamma, x.beta, x.eps, grad[:, order])
     trial.close("dz of the permuted mini-batch against dz[:, p]", dz_p, dz[:, order],
