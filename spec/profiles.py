@@ -1,16 +1,30 @@
 """Profiles: named sets of conventions that change what a clause expects.
 
 A profile never changes a tolerance.  ``lecture`` is the canonical profile and
-the default; the conformance kit adds the frameworks' profiles.
+the default; the conformance kit adds the frameworks' profiles.  A target may
+also declare its conventions field by field, a mapping read by :func:`resolve`
+(:data:`CONVENTIONS` lists the fields and the values each allows).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import ast
+import builtins
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from bnspec.reference import batchnorm
+
+#: What ``update_running``'s momentum weighs: the old running value, or the new batch statistic.
+MomentumWeighs = Literal["old", "new"]
+#: The batch variance fed to the running variance: divided by m, or by m - 1.
+RunningVar = Literal["biased", "unbiased"]
+#: What training mode does at m = 1: return beta (z_norm = 0), or raise the profile's refusal.
+SingleExample = Literal["beta", "raises"]
 
 
 @dataclass(frozen=True)
@@ -33,9 +47,9 @@ class Profile:
 
     name: str
     eps: float
-    momentum_weighs: str
-    running_var: str
-    single_example: str
+    momentum_weighs: MomentumWeighs
+    running_var: RunningVar
+    single_example: SingleExample
     feature_axis: str = "rows (n x m, units first)"
     sources: dict[str, str] = field(default_factory=dict)
     refusal: str = "ValueError"
@@ -103,7 +117,8 @@ PAPER = Profile(
 
 
 def _framework(
-    name: str, eps_default: float, weighs: str, var: str, single: str, axis: str, refusal: str = "ValueError",
+    name: str, eps_default: float, weighs: MomentumWeighs, var: RunningVar, single: SingleExample, axis: str,
+    refusal: str = "ValueError",
     **sources: str,
 ) -> Profile:
     return Profile(name, eps_default, weighs, var, single, axis, sources, refusal)
@@ -154,8 +169,27 @@ TINYGRAD = _framework(
     "mode at m = 1: its running-variance update multiplies by the Bessel factor x.numel() / (x.numel() - "
     "x.shape[1]) = m / (m - 1) (tinygrad/nn/__init__.py, BatchNorm.__call__, tinygrad 0.14.0)",
 )
+TF = _framework(
+    "tf", 1e-3, "new", "unbiased", "beta", "-1 (N, H, W, C: data_format NHWC, the default; 1 with NCHW)",
+    eps="tf.compat.v1.nn.fused_batch_norm(epsilon=0.001) (tensorflow/python/ops/nn_impl.py, fused_batch_norm, "
+    "TF 2.21.0, which passes eps to the kernel unchanged; the raw op FusedBatchNormV3 defaults to 1e-4); "
+    "tf_keras.layers.BatchNormalization(epsilon=1e-3) (tf-keras 2.21.0)",
+    momentum_weighs="the protocol's momentum is fused_batch_norm's exponential_avg_factor, the weight of the "
+    "batch: running = (1 - factor) running + factor batch (tensorflow/core/kernels/fused_batch_norm_op.cc at "
+    "057091d, the CPU FusedBatchNorm functor with is_training = true; so computes tensorflow-cpu 2.21.0). The "
+    "tf_keras 2.21.0 layer passes factor = 1 - momentum (tf_keras/layers/normalization/batch_normalization.py, "
+    "_fused_batch_norm): as a layer its momentum weighs the old value (declare base tf with momentum_weighs old)",
+    running_var="the running variance is fed the batch variance times rest_size_adjust = m / (m - 1), Bessel's "
+    "correction (fused_batch_norm_op.cc at 057091d, the CPU FusedBatchNorm functor with is_training = true; so "
+    "computes tensorflow-cpu 2.21.0); the tf_keras 2.21.0 layer keeps it (_bessels_correction_test_only = True) "
+    "on its fused path, 4-D and 5-D inputs only: 2-D inputs take tf.nn.moments, biased (batch_normalization.py, "
+    "_calculate_mean_and_var), the keras profile's conventions",
+    single_example="at m = 1 the CPU kernel outputs offset (beta) and divides by rest_size_minus_one = max(m - 1, "
+    "1): the batch adds variance 0, nothing raises (fused_batch_norm_op.cc at 057091d, the CPU FusedBatchNorm "
+    "functor with is_training = true; so computes tensorflow-cpu 2.21.0; the GPU's cuDNN kernel is not covered)",
+)
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (LECTURE, PAPER, TORCH, KERAS, FLAX, ONNX, MLX, TINYGRAD)}
+PROFILES: dict[str, Profile] = {p.name: p for p in (LECTURE, PAPER, TORCH, KERAS, FLAX, ONNX, MLX, TINYGRAD, TF)}
 
 
 def get(name: str) -> Profile:
@@ -164,3 +198,148 @@ def get(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"profile: unknown profile {name!r}; known: {', '.join(PROFILES)}") from None
+
+
+# -- a profile declared field by field ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A field of :class:`Profile` that a target may declare: the values it allows and what it means."""
+
+    name: str
+    meaning: str
+    choices: tuple[str, ...] = ()  # a closed set (read from the field's Literal type), else ``allowed_text``
+    allowed_text: str = ""
+
+    @property
+    def allowed(self) -> str:
+        """The allowed values as messages and ``bnspec profiles`` show them."""
+        return " | ".join(self.choices) if self.choices else self.allowed_text
+
+    def checked(self, value: Any) -> Any:
+        """``value`` as the profile holds it (eps a float), or None when it is not allowed.  Types are
+        compared exactly, so that a declared object's own ``__eq__`` or ``__float__`` never runs."""
+        if self.choices:
+            return value if type(value) is str and value in self.choices else None
+        if self.name == "eps":
+            if type(value) in (int, float) or type(value) in (np.float64, np.float32, np.float16):
+                number = float(value)
+                return number if 0 < number < math.inf else None
+            return None
+        if self.name == "refusal":
+            raised = getattr(builtins, value, None) if type(value) is str else None
+            return value if isinstance(raised, type) and issubclass(raised, Exception) else None
+        return value if type(value) is str and value.strip() else None  # feature_axis: documentation
+
+
+#: The fields a profile mapping may declare, in order: the one home of their allowed values, read by
+#: :func:`resolve` and printed by ``bnspec profiles``.  A mapping may also name its ``base`` profile.
+CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
+    Convention("momentum_weighs", "update_running's momentum weighs the old value (momentum * old + (1 - momentum) "
+               "* batch) or the new one ((1 - momentum) * old + momentum * batch)", get_args(MomentumWeighs)),
+    Convention("running_var", "the batch variance fed to the running variance: divided by m (biased) or by m - 1 "
+               "(unbiased)", get_args(RunningVar)),
+    Convention("single_example", "training mode at m = 1: the output is beta (z_norm = 0), or it raises the refusal",
+               get_args(SingleExample)),
+    Convention("refusal", "with single_example = raises, the exception required at m = 1",
+               allowed_text="a builtin exception's name (ValueError, ZeroDivisionError, ...)"),
+    Convention("eps", "the framework's default eps (documentation: every call passes its eps)",
+               allowed_text="a number > 0"),
+    Convention("feature_axis", "where the framework keeps the units (documentation)", allowed_text="any text"),
+)}
+#: The key of a profile mapping that names the profile its undeclared fields come from (default lecture).
+BASE = "base"
+
+
+def _shown(value: Any) -> str:
+    """A declared value in a message: its repr when it is a plain builtin, else its type's name (a
+    target's own object's ``__repr__`` never runs)."""
+    if value is None or type(value) in (str, int, float, bool):
+        return f"{value!r:.80}"
+    return f"a {type(value).__name__}"
+
+
+def _spelled(name: str, value: Any) -> str:
+    """A field's value in a custom profile's name, as :func:`_parsed` reads it back."""
+    return repr(value) if name == "feature_axis" or name == "eps" else str(value)
+
+
+def _parsed(text: str) -> dict[str, Any] | None:
+    """The fields of a custom profile's name, ``custom(momentum_weighs=new, eps=0.001)``, or None
+    when ``text`` is not one.  The text is parsed, never evaluated."""
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "custom"
+            and not call.args):
+        return None
+    fields: dict[str, Any] = {}
+    for keyword in call.keywords:
+        if keyword.arg is None or keyword.arg in fields:
+            return None
+        if isinstance(keyword.value, ast.Name):
+            fields[keyword.arg] = keyword.value.id
+            continue
+        try:
+            fields[keyword.arg] = ast.literal_eval(keyword.value)
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+            return None
+    return fields
+
+
+def resolve(value: str | Mapping[str, Any], where: str = "profile", *, by: str = "the target") -> Profile:
+    """The profile ``value`` names or declares; ValueError (one line, naming the key, the value and
+    the values allowed) otherwise.
+
+    - A name: a profile of :data:`PROFILES`, or a custom profile's name as this function gives it
+      (``custom(momentum_weighs=new)``), so that a saved run's profile can be given back to it.
+    - A mapping of convention fields (:data:`CONVENTIONS`): each declared field takes the declared
+      value, each other field the value of the ``base`` profile (a name of :data:`PROFILES`,
+      default ``lecture``).  The result is named ``custom(FIELD=VALUE, ...)`` (``base=NAME`` first
+      when declared), each declared field's source is "declared by" ``by``; a mapping that declares
+      no field is its base profile itself.  ``refusal`` may be declared only where
+      ``single_example`` is ``raises``.
+    """
+    if isinstance(value, str):
+        value = str.__str__(value)  # a plain str: a subclass's own __eq__ or __hash__ never runs
+        if value in PROFILES:
+            return PROFILES[value]
+        fields = _parsed(value)
+        if fields is None:
+            raise ValueError(f"{where}: unknown profile {value!r:.100}; known: {', '.join(PROFILES)} "
+                             "(or a mapping of convention fields, see `bnspec profiles`)")
+        return resolve(fields, where, by=by)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}: a profile is a profile's name or a mapping of convention fields, "
+                         f"got {_shown(value)}")
+    declared: dict[str, Any] = {}
+    base_name: str | None = None
+    for key, given in value.items():
+        if type(key) is str and key == BASE:
+            if not (type(given) is str and given in PROFILES):
+                raise ValueError(f"{where}: {BASE} = {_shown(given)} is not allowed; {BASE} takes a profile's name: "
+                                 f"{' | '.join(PROFILES)}")
+            base_name = given
+            continue
+        if not (type(key) is str and key in CONVENTIONS):
+            raise ValueError(f"{where}: {_shown(key)} is not a convention field; the fields are "
+                             f"{', '.join(CONVENTIONS)} (and {BASE}, a profile's name)")
+        checked = CONVENTIONS[key].checked(given)
+        if checked is None:
+            raise ValueError(f"{where}: {key} = {_shown(given)} is not allowed; {key} takes "
+                             f"{CONVENTIONS[key].allowed}")
+        declared[key] = checked
+    base = PROFILES[base_name or "lecture"]
+    if not declared:
+        return base
+    single = declared.get("single_example", base.single_example)
+    if "refusal" in declared and single != "raises":
+        raise ValueError(f"{where}: refusal = {declared['refusal']!r} applies only where single_example is "
+                         f"'raises' (here {single!r}); declare single_example = 'raises' too, or no refusal")
+    ordered = {name: declared[name] for name in CONVENTIONS if name in declared}
+    spelled = [f"{BASE}={base_name}"] if base_name else []
+    spelled += [f"{name}={_spelled(name, given)}" for name, given in ordered.items()]
+    return replace(base, name=f"custom({', '.join(spelled)})", **ordered,
+                   sources={**base.sources, **{name: f"declared by {by}" for name in ordered}})

@@ -180,6 +180,15 @@ class Target:
                      running_var: np.ndarray, eps: float) -> np.ndarray:
         return self.call("forward_eval", z, gamma, beta, running_mean, running_var, eps)
 
+    def backward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                      running_var: np.ndarray, eps: float, grad: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.call("backward_eval", z, gamma, beta, running_mean, running_var, eps, grad)
+
+    def update_cumulative(self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray,
+                          num_batches: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.call("update_cumulative", running_mean, running_var, z, num_batches)
+
 
 # -- loading ---------------------------------------------------------------------
 
@@ -248,16 +257,17 @@ def resolve(spec: str) -> Any:
 def wrap(impl: Any, spec: str, profile: str | None = None) -> Subject:
     """A loaded implementation as a :class:`Subject`.  A proxy of an implementation in another
     process carries its ``declaration``; any other object is read with
-    :func:`~bnspec.spec.protocol.declaration_of`.  ``profile`` overrides the declared one
-    (default ``lecture``)."""
+    :func:`~bnspec.spec.protocol.declaration_of`.  ``profile`` (a name, see
+    :func:`~bnspec.spec.profiles.resolve`) overrides the declared one (default ``lecture``)."""
     try:  # a proxy's own attribute; read without running the object's attribute hooks
         declared = vars(impl).get("declaration")
     except TypeError:  # an object without __dict__
         declared = None
     if not isinstance(declared, Declaration):
         declared = protocol.declaration_of(impl, f"target {spec!r}")
-    try:
-        chosen = profiles.get(profile or declared.profile or "lecture")
+    try:  # --profile overrides; a declared profile is a name or a mapping of convention fields
+        chosen = (profiles.resolve(profile, "--profile", by="--profile") if profile else
+                  profiles.resolve(declared.profile or "lecture", f"target {spec!r}: profile"))
     except ValueError as exc:
         raise TargetError(str(exc)) from None
     return Subject(impl=impl, spec=spec, declaration=declared, profile=chosen)

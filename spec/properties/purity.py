@@ -1,5 +1,9 @@
 """Purity: no protocol function modifies its inputs; results are reproducible.
 
+An implementation that declares ``running_update = "in_place"`` (a framework's layer) may have
+``update_running`` write the new statistics into the ``running_mean`` and ``running_var`` it is
+given: what it wrote must be what it returned, bit for bit; any other modification still fails.
+
 The calls are built from the protocol's declaration (:data:`bnspec.spec.protocol.FUNCTIONS`):
 each argument gets the value drawn under its name, moved to the implementation's layout as its
 role requires, and goes to the implementation's own function as it is (``target.invoke``: no
@@ -25,6 +29,8 @@ from . import proves
 
 #: The momentum of the update_running calls (a constant: purity does not depend on it).
 MOMENTUM = 0.9
+#: The count of the update_cumulative calls (batches already averaged; a constant likewise).
+NUM_BATCHES = 3
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ def _calls(target: Target, draw: draws.Draw) -> Iterator[_Call]:
     running_var = draw(draws.column(x.n, 0.1, 5.0), "running_var")
     values: dict[str, Any] = {"z": x.z, "gamma": x.gamma, "beta": x.beta, "grad": grad,
                               "running_mean": running_mean, "running_var": running_var,
-                              "eps": x.eps, "momentum": MOMENTUM}
+                              "eps": x.eps, "momentum": MOMENTUM, "num_batches": NUM_BATCHES}
     for name, signature in FUNCTIONS.items():
         if target.has(name):
             yield _Call(signature, [values[slot.name] if slot.role is Role.SCALAR
@@ -64,12 +70,29 @@ def _copies(args: list[Any]) -> list[Any]:
     return [a.copy() if isinstance(a, np.ndarray) else a for a in args]
 
 
+#: The arguments an update declared ``running_update = "in_place"`` may overwrite, each with the result
+#: it must then hold (:data:`bnspec.spec.protocol.RunningUpdate`).
+IN_PLACE = {"update_running": ("running_mean", "running_var")}
+
+
+def _not_written(now: np.ndarray, returned: np.ndarray) -> int:
+    """How many elements of the argument ``now`` differ from the result ``returned`` (a checked array, read
+    as its base class), bit for bit in the argument's dtype, NaN equal to NaN; all when the shapes differ."""
+    returned = np.ndarray.view(returned, np.ndarray)
+    if returned.shape != now.shape:
+        return now.size
+    return int((~_same_elements(now, returned.astype(now.dtype, copy=False))).sum())
+
+
 @proves("BN-PURE-1", needs=())
 def inputs_untouched(target: Target, trial: Trial) -> None:
+    in_place = target.subject.declaration.running_update == "in_place"
     for call in _calls(target, trial.draw):
         signature, args = call.signature, call.args
         before = _copies(args)
-        call.results(target, target.invoke(signature.name, args))
+        value = target.invoke(signature.name, args)
+        call.results(target, value)  # the protocol's check: a result that is no array is a breach
+        returned = dict(zip(signature.result_names, value if len(signature.results) > 1 else (value,), strict=True))
         for slot, was, now in zip(signature.arguments, before, args, strict=True):
             if not isinstance(was, np.ndarray):
                 continue
@@ -77,8 +100,20 @@ def inputs_untouched(target: Target, trial: Trial) -> None:
                         f"{signature.name} modified its argument {slot.name}: shape {was.shape} and dtype "
                         f"{was.dtype} before the call, shape {now.shape} and dtype {now.dtype} after")
             changed = ~_same_elements(was, now)
-            trial.holds(not changed.any(), f"{signature.name} modified its argument {slot.name}: "
-                                           f"{int(changed.sum())} of {was.size} elements differ after the call")
+            if not changed.any():
+                continue
+            writable = slot.name in IN_PLACE.get(signature.name, ())
+            differ = _not_written(now, returned[slot.name]) if writable else was.size
+            wrote_result = writable and differ == 0
+            if in_place and writable:
+                trial.holds(wrote_result, f"{signature.name} wrote into its argument {slot.name} (declared "
+                                          f"running_update = 'in_place'), but {differ} of {was.size} elements "
+                                          f"differ from the {slot.name} it returned")
+                continue
+            hint = (f"; it wrote the {slot.name} it returned: an update that keeps its result in the arrays it "
+                    "is given declares running_update = 'in_place'") if wrote_result else ""
+            trial.holds(False, f"{signature.name} modified its argument {slot.name}: "
+                               f"{int(changed.sum())} of {was.size} elements differ after the call{hint}")
 
 
 def _same_elements(a: np.ndarray, b: np.ndarray) -> np.ndarray:

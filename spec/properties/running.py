@@ -17,14 +17,29 @@ RUNNING = ("update_running",)
 EVAL = ("forward_eval",)
 
 
+#: The running statistics drawn: (lo, hi, special values favoured) of the mean and of the variance
+#: (the golden vectors fill theirs from them too, see bnspec.spec.vectors).
+RUNNING_MEAN = (-1e3, 1e3, (0.0,))
+RUNNING_VAR = (1e-4, 1e4, (1.0,))
+#: The momenta drawn most often (else any in [0, 1]), each rounded by strategies.attribute.
+MOMENTA = (0.0, 1.0, 0.9, 0.99, 0.1)
+
+
 def _running(draw: draws.Draw, n: int) -> tuple[np.ndarray, np.ndarray]:
-    mean = draw(draws.column(n, -1e3, 1e3, special=(0.0,)), "running_mean")
-    var = draw(draws.column(n, 1e-4, 1e4, special=(1.0,)), "running_var")
+    mean = draw(draws.column(n, RUNNING_MEAN[0], RUNNING_MEAN[1], special=RUNNING_MEAN[2]), "running_mean")
+    var = draw(draws.column(n, RUNNING_VAR[0], RUNNING_VAR[1], special=RUNNING_VAR[2]), "running_var")
     return mean, var
 
 
+def _under(target: Target) -> str:
+    """The conventions the running statistics are checked under, for failure messages: a target that
+    follows others declares them (``bnspec profiles``)."""
+    p = target.profile
+    return f"under the {p.name} profile: momentum weighs the {p.momentum_weighs} value, {p.running_var} variance"
+
+
 def _momentum(draw: draws.Draw) -> float:
-    momenta = st.one_of(st.sampled_from([0.0, 1.0, 0.9, 0.99, 0.1]), st.floats(0.0, 1.0))
+    momenta = st.one_of(st.sampled_from(MOMENTA), st.floats(0.0, 1.0))
     return draw(momenta.map(draws.attribute), "momentum")
 
 
@@ -52,9 +67,9 @@ def weighted_average(target: Target, trial: Trial) -> None:
     momentum = _momentum(trial.draw)
     new_mean, new_var = target.update_running(mean, var, x.z, momentum)
     want_mean, want_var = target.profile.expected_running(mean, var, x.z, momentum)
-    trial.close("running mean after one update", new_mean, want_mean,
+    trial.close(f"running mean after one update ({_under(target)})", new_mean, want_mean,
                 tolerance("running", np.float64, x.m, np.abs(mean) + scales.batch_mean(x.z)))
-    trial.close("running variance after one update", new_var, want_var,
+    trial.close(f"running variance after one update ({_under(target)})", new_var, want_var,
                 tolerance("running", np.float64, x.m, var + scales.batch_var(x.z, x.eps)))
 
 
@@ -70,9 +85,9 @@ def running_converges(target: Target, trial: Trial) -> None:
     # 60 updates each add one 'running' error, shrunk by (1 - momentum) >= 1/2 and
     # damped geometrically afterwards: at most twice one update's error, plus the
     # initial values' 2**-60.
-    trial.close("running mean after 60 updates with one mini-batch", mean, want_mean,
+    trial.close(f"running mean after 60 updates with one mini-batch ({_under(target)})", mean, want_mean,
                 tolerance("running", np.float64, x.m, 4 * scales.batch_mean(x.z)))
-    trial.close("running variance after 60 updates with one mini-batch", var, want_var,
+    trial.close(f"running variance after 60 updates with one mini-batch ({_under(target)})", var, want_var,
                 tolerance("running", np.float64, x.m, 4 * (scales.batch_var(x.z, x.eps) + 1)))
     if target.profile.running_var == "biased":
         scale = scales.output(x.z, x.gamma, x.beta, target.eps_in_effect(x.eps))  # holds for any eps
