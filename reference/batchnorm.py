@@ -11,7 +11,9 @@ over the ``m`` examples of the mini-batch (L6)::
 
 Each step is a function, its derivative beside it.  ``forward``, ``backward``,
 ``update_running`` and ``forward_eval`` are also *the implementation protocol*
-that ``bnspec check`` checks.  Numerical care only where correctness needs it:
+that ``bnspec check`` checks, with the variants frameworks ship:
+``backward_eval`` (frozen BN) and ``update_cumulative`` (PyTorch's
+``momentum=None``).  Numerical care only where correctness needs it:
 corrected two-pass statistics, the variance clamped at 0, eps inside the square
 root, float16 and bfloat16 computed in float32 (``docs/numerics.md``).
 """
@@ -27,6 +29,8 @@ layout = "units_first"
 profile = "lecture"
 #: The dtypes it accepts: float16 and bfloat16 (ml_dtypes' dtype) are computed in float32.
 dtypes = ("float64", "float32", "float16", "bfloat16")
+#: z in float16 or bfloat16 with float32 gamma, beta and running statistics (autocast) is computed in float32.
+mixed_precision = ("float16", "bfloat16")
 #: The eps used when none is given (PyTorch's and ONNX's default).
 DEFAULT_EPS = 1e-5
 
@@ -214,3 +218,79 @@ def fold_into_dense(W: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_
     with np.errstate(all="ignore"):  # an overflow is reported below, naming the inputs
         folded = scale * W
     return arguments.finite_result(folded, "the folded W", W=W, gamma=gamma, running_var=running_var), shift
+
+
+# -- the variants frameworks ship -----------------------------------------------------------------
+
+
+def _normalize_eval(z: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray, eps: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Inference's normalization with the running statistics: ``z_norm = (z - running_mean) * inv_std``
+    and ``inv_std = 1 / sqrt(running_var + eps)``, each example on its own."""
+    inv_std = 1.0 / np.sqrt(running_var + eps)
+    return (z - running_mean) * inv_std, inv_std
+
+
+def _normalize_eval_backward(dz_norm: np.ndarray, inv_std: np.ndarray) -> np.ndarray:
+    """Derivative of :func:`_normalize_eval`: ``dz = inv_std * dz_norm``.  The running statistics are
+    constants, so there is no mean term and no variance term: compare :func:`_normalize_backward`."""
+    return inv_std * dz_norm
+
+
+def backward_eval(z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                  running_var: np.ndarray, eps: float, grad: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients ``(dz, dgamma, dbeta)`` of ``sum(grad * forward_eval(z, gamma, beta, running_mean,
+    running_var, eps))``: frozen BN, inference mode inside training (fine-tuning with the statistics
+    frozen).  ``z~ = gamma * z_norm + beta`` with ``z_norm = (z - running_mean) / sqrt(running_var + eps)``
+    (:func:`_normalize_eval`, then :func:`_affine`), so by their derivatives::
+
+        dbeta  = sum_i grad(i)
+        dgamma = sum_i grad(i) * (z(i) - running_mean) / sqrt(running_var + eps)
+        dz     = gamma / sqrt(running_var + eps) * grad
+
+    Shapes: ``z``, ``grad``, ``dz`` are ``n[l] x m`` (m = 1 included), the others ``n[l] x 1``; results in
+    z's dtype.  Numerics: in the work dtype (float32 for float16 and bfloat16), z - running_mean before
+    the scaling, as forward_eval's statistics are subtracted.
+
+    Raises:
+        TypeError, ValueError: as :func:`forward_eval`, and for a bad ``grad``.
+    """
+    z_work, gamma, beta, eps = _layer_arguments(z, gamma, beta, eps)
+    running_mean, running_var = _running_arguments(running_mean, running_var, z.shape[0], "z")
+    grad = arguments.matrix("grad", grad, rows=z.shape[0], cols=z.shape[1], of="z")
+    work = z_work.dtype
+    with np.errstate(all="ignore"):  # an overflow (float16's included) is reported below, naming the inputs
+        z_norm, inv_std = _normalize_eval(z_work, running_mean.astype(work), running_var.astype(work), eps)
+        dz_norm, dgamma, dbeta = _affine_backward(grad.astype(work), z_norm, gamma)
+        dz = _normalize_eval_backward(dz_norm, inv_std).astype(z.dtype)
+        dgamma, dbeta = dgamma.astype(z.dtype), dbeta.astype(z.dtype)
+    for result, what in ((dz, "dz"), (dgamma, "dgamma"), (dbeta, "dbeta")):
+        arguments.finite_result(result, what, z=z, grad=grad)
+    return dz, dgamma, dbeta
+
+
+def _batch_count(name: str, value: object) -> int:
+    """A count of mini-batches: an integer >= 0 (not a bool), or a float of an integer value (the
+    process protocol carries every scalar as a float)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        value = int(value)
+    return arguments.count(name, value, minimum=0)
+
+
+def update_cumulative(running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, num_batches: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """The cumulative average of the batch statistics (PyTorch's ``momentum=None``): with ``k =
+    num_batches`` mini-batches already averaged into the running statistics, this one's mean and
+    biased variance enter with the weight ``1 / (k + 1)``::
+
+        new = old + (batch_statistic - old) / (k + 1) = (k / (k + 1)) * old + (1 / (k + 1)) * batch_statistic
+
+    that is :func:`update_running` with ``momentum = k / (k + 1)`` (the weight of the old value).  From
+    ``num_batches = 0`` (the old values are discarded), k updates give the mean of the k mini-batches'
+    statistics.  Shapes as :func:`update_running`.
+
+    Raises TypeError, ValueError as :func:`update_running`, and for ``num_batches`` that is not a count.
+    """
+    k = _batch_count("num_batches", num_batches)
+    return update_running(running_mean, running_var, z, k / (k + 1))

@@ -12,8 +12,19 @@ A target may declare ``layout`` (a :class:`~bnspec.spec.layouts.Layout`),
 ``spatial_dims`` (the spatial ranks a channel layout accepts), ``profile`` (a
 profile's name, or a mapping of convention fields), ``dtypes`` (names from
 :data:`DTYPES`), ``fixed_eps`` (the eps it computes with whatever eps it is
-passed, see :mod:`bnspec.spec.eps`) and ``running_update``
-(:data:`RunningUpdate`); :func:`declaration` reads and checks them.  Layouts
+passed, see :mod:`bnspec.spec.eps`), ``running_update``
+(:data:`RunningUpdate`), and the variants frameworks ship (:class:`Declaration`
+says what each means; :mod:`bnspec.spec.properties.variants` which clauses each
+brings in or takes out): ``affine`` (False: no gamma and beta),
+``eval_statistics`` (:data:`EvalStatistics`), ``cumulative_average`` (True:
+``update_running`` ignores its momentum) and ``mixed_precision`` (names from
+:data:`MIXED_DTYPES`); :func:`declaration` reads and checks them.
+
+Besides the lecture's four functions (:data:`CORE`), a target may have the
+variants' (:data:`VARIANTS`): ``backward_eval``, the gradients through
+inference-mode BN (frozen BN when fine-tuning), and ``update_cumulative``, the
+cumulative average of the batch statistics (PyTorch's ``momentum=None``) with
+the count of batches already averaged passed as ``num_batches``.  Layouts
 live in :mod:`bnspec.spec.layouts`: :meth:`~bnspec.spec.layouts.Layout.to_impl`
 and :meth:`~bnspec.spec.layouts.Layout.from_impl` move an array between the
 lecture's layout, which the properties always speak, and the implementation's.
@@ -32,8 +43,8 @@ import numpy as np
 from .errors import ProtocolBreach, TargetError
 from .layouts import Layout, Role, spatial_dims
 
-__all__ = ["DTYPES", "FUNCTIONS", "NAMES", "BatchNorm", "Declaration", "Layout", "Role", "Signature",
-           "Slot", "declaration", "declaration_of", "results"]
+__all__ = ["CORE", "DTYPES", "FUNCTIONS", "MIXED_DTYPES", "NAMES", "VARIANTS", "BatchNorm", "Declaration",
+           "EvalStatistics", "Layout", "Role", "Signature", "Slot", "declaration", "declaration_of", "results"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,7 @@ _B, _U, _S = Role.BATCH, Role.PER_UNIT, Role.SCALAR
 
 
 def _signature(name: str, arguments: str, results: str) -> Signature:
-    roles = {"z": _B, "grad": _B, "output": _B, "dz": _B, "eps": _S, "momentum": _S}
+    roles = {"z": _B, "grad": _B, "output": _B, "dz": _B, "eps": _S, "momentum": _S, "num_batches": _S}
     return Signature(name, tuple(Slot(a, roles.get(a, _U)) for a in arguments.split()),
                      tuple(Slot(r, roles.get(r, _U)) for r in results.split()))
 
@@ -84,14 +95,20 @@ FUNCTIONS: dict[str, Signature] = {
         _signature("backward", "z gamma beta eps grad", "dz dgamma dbeta"),
         _signature("update_running", "running_mean running_var z momentum", "running_mean running_var"),
         _signature("forward_eval", "z gamma beta running_mean running_var eps", "output"),
+        # the variants frameworks ship (see the module's docstring)
+        _signature("backward_eval", "z gamma beta running_mean running_var eps grad", "dz dgamma dbeta"),
+        _signature("update_cumulative", "running_mean running_var z num_batches", "running_mean running_var"),
     )
 }
 NAMES: tuple[str, ...] = tuple(FUNCTIONS)
+#: The lecture's four functions, and the variants' (each optional like every function).
+CORE: tuple[str, ...] = NAMES[:4]
+VARIANTS: tuple[str, ...] = NAMES[4:]
 
 
 @runtime_checkable
 class BatchNorm(Protocol):
-    """The four functions of a batch norm (any subset: a missing one makes its clauses "n/a").
+    """The functions of a batch norm (any subset: a missing one makes its clauses "n/a").
 
     ``z`` is ``n[l] x m`` and the per-unit arrays ``n[l] x 1`` in the default
     layout; see :class:`Layout` for the others.
@@ -108,6 +125,13 @@ class BatchNorm(Protocol):
     def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
                      running_var: np.ndarray, eps: float) -> np.ndarray: ...
 
+    def backward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                      running_var: np.ndarray, eps: float, grad: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def update_cumulative(self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray,
+                          num_batches: float) -> tuple[np.ndarray, np.ndarray]: ...
+
 
 #: The dtype names a target may declare (bfloat16 is ml_dtypes').
 DTYPES = ("float64", "float32", "float16", "bfloat16")
@@ -121,13 +145,41 @@ DEFAULT_DTYPES = ("float64", "float32")
 RunningUpdate = Literal["returned", "in_place"]
 RUNNING_UPDATES: tuple[RunningUpdate, ...] = get_args(RunningUpdate)
 
+#: What inference mode normalizes with: ``running`` (the protocol's default: the running statistics
+#: forward_eval is passed) or ``batch`` (PyTorch's ``track_running_stats=False``: the batch's own
+#: statistics, whatever running statistics it is passed -- forward_eval is forward).
+EvalStatistics = Literal["running", "batch"]
+EVAL_STATISTICS: tuple[EvalStatistics, ...] = get_args(EvalStatistics)
+#: The dtypes of z a target may declare in ``mixed_precision`` (gamma, beta and the running statistics
+#: then come in float32, as under PyTorch's autocast).
+MIXED_DTYPES = ("float16", "bfloat16")
+
 
 @dataclass(frozen=True)
 class Declaration:
     """What a target says of itself: its functions, layout, spatial ranks, profile (a name, or a
     mapping of convention fields, see :func:`bnspec.spec.profiles.resolve`), dtypes, fixed eps (None: it
-    computes with the eps it is passed, or bnspec detects otherwise, :mod:`bnspec.spec.eps`) and how
-    it updates the running statistics."""
+    computes with the eps it is passed, or bnspec detects otherwise, :mod:`bnspec.spec.eps`), how
+    it updates the running statistics, and the variants frameworks ship:
+
+    - ``affine`` (default True).  False: the layer has no gamma and beta (PyTorch's ``affine=False``,
+      Keras' ``center=False, scale=False``).  bnspec then passes gamma = 1 and beta = 0 to every call
+      (the implementation may ignore them); backward and backward_eval still return dgamma and dbeta,
+      arrays of gamma's shape and a floating dtype as the protocol requires of every result (zeros
+      will do), whose values are not judged.  The clauses whose statement is about other gamma and
+      beta, or that judge dgamma or dbeta, are n/a.
+    - ``eval_statistics`` (:data:`EvalStatistics`, default ``running``).  ``batch``: inference
+      normalizes with the batch's own statistics (PyTorch's ``track_running_stats=False``), so
+      forward_eval equals forward and backward_eval equals backward whatever running statistics they
+      are passed; the clauses of the running statistics are n/a.
+    - ``cumulative_average`` (default False).  True: ``update_running`` ignores its momentum and keeps
+      the cumulative average of the batch statistics (PyTorch's ``momentum=None``).  The protocol's
+      update_running carries no count of the batches already averaged, so it can only be the
+      average's first step: the batch's own statistics, whatever running statistics and momentum it
+      is passed.  The average itself is ``update_cumulative``'s, which is passed the count.
+    - ``mixed_precision`` (names from :data:`MIXED_DTYPES`, default none): the target accepts z in
+      each dtype named with gamma, beta and the running statistics in float32 (PyTorch's autocast).
+    """
 
     functions: tuple[str, ...]
     layout: Layout = Layout.UNITS_FIRST
@@ -137,13 +189,19 @@ class Declaration:
     fixed_eps: float | None = None
     spatial_dims: tuple[int, ...] = (0,)
     running_update: RunningUpdate = "returned"
+    affine: bool = True
+    eval_statistics: EvalStatistics = "running"
+    cumulative_average: bool = False
+    mixed_precision: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The declaration as the process protocol's handshake carries it."""
         return {"functions": list(self.functions), "layout": self.layout.value,
                 "profile": dict(self.profile) if isinstance(self.profile, Mapping) else self.profile,
                 "dtypes": list(self.dtypes) if self.dtypes_declared else None, "fixed_eps": self.fixed_eps,
-                "spatial_dims": list(self.spatial_dims), "running_update": self.running_update}
+                "spatial_dims": list(self.spatial_dims), "running_update": self.running_update,
+                "affine": self.affine, "eval_statistics": self.eval_statistics,
+                "cumulative_average": self.cumulative_average, "mixed_precision": list(self.mixed_precision)}
 
 
 def _fixed_eps(value: Any, where: str) -> float | None:
@@ -156,9 +214,31 @@ def _fixed_eps(value: Any, where: str) -> float | None:
     return float(value)
 
 
+def _flag(value: Any, name: str, default: bool, meaning: str, where: str) -> bool:
+    """A declared True or False (numpy's bool too; never a truthy stand-in), or ``default`` for None."""
+    if value is None:
+        return default
+    if not isinstance(value, bool | np.bool_):
+        raise TargetError(f"{where}: {name} must be True or False ({meaning}), got {value!r:.100}")
+    return bool(value)
+
+
+def _mixed(value: Any, where: str) -> tuple[str, ...]:
+    """A declared ``mixed_precision``: names from :data:`MIXED_DTYPES`, each once, in the order given."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple) \
+            or not all(isinstance(d, str) and d in MIXED_DTYPES for d in value):
+        raise TargetError(f"{where}: mixed_precision must be a list of names drawn from {MIXED_DTYPES} (the "
+                          f"dtypes of z it accepts with float32 gamma, beta and running statistics), "
+                          f"got {value!r:.100}")
+    return tuple(dict.fromkeys(value))
+
+
 def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes: Any = None,
                 where: str = "target", *, fixed_eps: Any = None, spatial: Any = None,
-                running_update: Any = None) -> Declaration:
+                running_update: Any = None, affine: Any = None, eval_statistics: Any = None,
+                cumulative_average: Any = None, mixed_precision: Any = None) -> Declaration:
     """Check a target's declarations; :class:`TargetError` naming the one that is wrong."""
     if not isinstance(functions, list | tuple) or not all(isinstance(f, str) for f in functions):
         raise TargetError(f"{where}: functions must be a list of names, got {functions!r:.100}")
@@ -179,11 +259,30 @@ def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes:
         raise TargetError(f"{where}: dtypes must be a list of names drawn from {DTYPES}, got {dtypes!r:.100}")
     if running_update is not None and running_update not in RUNNING_UPDATES:
         raise TargetError(f"{where}: running_update must be one of {RUNNING_UPDATES}, got {running_update!r:.100}")
+    if eval_statistics is not None and (not isinstance(eval_statistics, str) or eval_statistics not in EVAL_STATISTICS):
+        raise TargetError(f"{where}: eval_statistics must be one of {EVAL_STATISTICS} (what inference normalizes "
+                          f"with), got {eval_statistics!r:.100}")
+    if eval_statistics == "batch" and cumulative_average:
+        raise TargetError(f"{where}: cumulative_average = True averages running statistics, which "
+                          f"eval_statistics = 'batch' says it does not keep")
     ordered = tuple(f for f in NAMES if f in functions)
     return Declaration(ordered, chosen, dict(profile) if isinstance(profile, Mapping) else profile,
                        DEFAULT_DTYPES if dtypes is None else tuple(dtypes), dtypes is not None,
                        _fixed_eps(fixed_eps, where), spatial_dims(spatial, chosen, where),
-                       running_update or "returned")
+                       running_update or "returned",
+                       _flag(affine, "affine", True, "False: no gamma and beta", where),
+                       eval_statistics or "running",
+                       _flag(cumulative_average, "cumulative_average", False,
+                             "True: update_running ignores its momentum", where),
+                       _mixed(mixed_precision, where))
+
+
+def _data(impl: Any, name: str) -> Any:
+    """The variant declaration ``name`` of ``impl``, or None: a method of that name -- an implementation's
+    own step, as an ``affine(z_norm, gamma, beta)`` or an ``eval_statistics(...)`` helper -- declares
+    nothing (a declaration is a value: True or False, a name, a list of names)."""
+    value = getattr(impl, name, None)
+    return None if callable(value) else value
 
 
 def declaration_of(impl: Any, where: str = "target") -> Declaration:
@@ -197,7 +296,10 @@ def declaration_of(impl: Any, where: str = "target") -> Declaration:
         return declaration(functions, getattr(impl, "layout", None), getattr(impl, "profile", None),
                            getattr(impl, "dtypes", None), where, fixed_eps=getattr(impl, "fixed_eps", None),
                            spatial=getattr(impl, "spatial_dims", None),
-                           running_update=getattr(impl, "running_update", None))
+                           running_update=getattr(impl, "running_update", None),
+                           affine=_data(impl, "affine"), eval_statistics=_data(impl, "eval_statistics"),
+                           cumulative_average=_data(impl, "cumulative_average"),
+                           mixed_precision=_data(impl, "mixed_precision"))
     except TargetError:
         raise
     except BaseException as exc:  # noqa: B036 - the object's own code decides no exit status

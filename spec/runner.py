@@ -34,6 +34,7 @@ from .clauses import Clause
 from .errors import Cause, ClauseTimeout, Finding, Interruption, Status, UsageError, UserInterrupt
 from .layouts import Arrangement
 from .properties import Check, Property, load_all
+from .properties.variants import declared_not_applicable
 from .reproducible import without_local_constants
 from .strategies import Draw, ReplayDraw
 from .target import Call, Subject, Target
@@ -115,6 +116,9 @@ def not_applicable(clause: Clause, prop: Property, subject: Subject) -> str:
     missing = [f for f in prop.needs if not subject.has(f) and not f.startswith("dtype:")]
     if missing:
         return f"the target has no {', '.join(missing)}"
+    declared = declared_not_applicable(clause.id, subject)  # affine = False, eval_statistics, ...
+    if declared:
+        return declared
     undeclared = [f.removeprefix("dtype:") for f in prop.needs if not subject.has(f)]
     if undeclared:
         return (f"the target does not declare {', '.join(undeclared)} in its `dtypes` "
@@ -132,6 +136,9 @@ class _Examples:
     last: Trial | None = None
 
     def run(self, draw: Draw) -> None:
+        draw.unit_affine = not self.subject.declaration.affine  # gamma = 1, beta = 0 (properties.variants)
+        if self.subject.declaration.fixed_eps is not None:  # a declared convention: every eps is that one
+            draw.pinned = {"eps": self.subject.declaration.fixed_eps}
         trial = Trial(draw, self.worst)
         self.last = trial
         rank, split, memory = strategies.arrangement(draw, self.subject.declaration.spatial_dims)

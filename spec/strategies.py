@@ -48,15 +48,21 @@ class Draw:
 
     ``sequence`` keeps every ``(label, value)`` in the order drawn: a saved
     failure (:mod:`bnspec.spec.cases`) stores it, and :class:`ReplayDraw`
-    feeds it back to the property."""
+    feeds it back to the property.  ``unit_affine``, set by the runner for a
+    target that declares ``affine = False``, makes :func:`layer` give gamma = 1
+    and beta = 0 (see :mod:`bnspec.spec.properties.variants`)."""
 
     def __init__(self, data: Any) -> None:
         self._data = data
         self.values: dict[str, Any] = {}
         self.sequence: list[tuple[str, Any]] = []
+        self.unit_affine = False
+        #: labels whose value the target's declaration fixes (``eps`` under a declared ``fixed_eps``):
+        #: answered without drawing, and recorded as drawn, so that a replay gives them back
+        self.pinned: dict[str, Any] = {}
 
     def __call__(self, strategy: st.SearchStrategy, label: str) -> Any:
-        value = self._data.draw(strategy, label=label)
+        value = self.pinned[label] if label in self.pinned else self._data.draw(strategy, label=label)
         self.values[label] = value
         self.sequence.append((label, value))
         return value
@@ -204,10 +210,14 @@ def _varied(g: np.ndarray) -> bool:
     return bool(np.ptp(g, axis=1).min() > 1e-3)
 
 
+#: The range of an upstream gradient's entries (the golden vectors fill theirs from it too).
+UPSTREAM = (-2.0, 2.0)
+
+
 @functools.cache
 def upstream(n: int, m: int) -> st.SearchStrategy[np.ndarray]:
     """A random upstream gradient (never all ones: with ones, dz = 0 and any check passes)."""
-    return matrix(n, m, -2.0, 2.0).filter(_varied)
+    return matrix(n, m, *UPSTREAM).filter(_varied)
 
 
 #: The patterns of a unit's noise, simplest first (the shrinker moves towards the first).
@@ -407,7 +417,8 @@ def layer(
     degenerate: bool = False,
     max_elements: int = LARGE_ELEMENTS,
 ) -> Layer:
-    """Draw ``z``, ``gamma``, ``beta``, ``eps`` (``unit_affine``: gamma = 1, beta = 0).
+    """Draw ``z``, ``gamma``, ``beta``, ``eps`` (``unit_affine``, or the draw's own ``unit_affine``:
+    gamma = 1, beta = 0).
 
     ``z`` is a legal input (:func:`legal`) unless the property asks otherwise:
     ``degenerate=True`` draws constant units too (the clauses about them), and
@@ -418,6 +429,7 @@ def layer(
     """
     if not 1 <= min_m <= max_m:
         raise ValueError(f"min_m, max_m: expected 1 <= min_m <= max_m, got {min_m}, {max_m}")
+    unit_affine = unit_affine or getattr(draw, "unit_affine", False)
     if draw(st.sampled_from(SIZES), "size") == "large":
         return _large(draw, min_m, max_m, max_offset_ratio, unit_affine, degenerate, max_elements)
     n = draw(st.integers(1, max_n), "n")

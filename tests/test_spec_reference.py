@@ -32,9 +32,17 @@ def test_clause_records_are_complete():
             assert hasattr(importlib.import_module(module), name), f"{c.id}: no {path}"
 
 
+#: clauses of a declared variant the reference does not take (affine = False, batch statistics in
+#: inference, cumulative average): proven on reference-backed variants in tests/test_variants.py.
+VARIANT_ONLY = {"BN-NOAFFINE-1", "BN-NORUN-1", "BN-NORUN-2", "BN-CUM-2"}
+
+
 @pytest.mark.parametrize("clause", CLAUSES, ids=[c.id for c in CLAUSES])
 def test_reference_conforms(clause):
     result = run_clause(clause, load("reference"), options())
+    if clause.id in VARIANT_ONLY:  # the reference declares no variant: tests/test_variants.py runs them on one
+        assert result.status == "n/a", report.details(result)
+        return
     assert result.status == "pass", report.details(result)
 
 

@@ -86,4 +86,4 @@ def select(prefixes: list[str] | None) -> list[Clause]:
 
 
 # Registration order is the order of the specification.
-from . import layer, running, dtypes, network  # noqa: E402, F401, I001
+from . import layer, running, dtypes, network, variants  # noqa: E402, F401, I001

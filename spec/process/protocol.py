@@ -26,7 +26,12 @@ bnspec's own Python server, :mod:`bnspec.spec.process.serve`, on TARGET.
    ``fixed_eps`` (a positive JSON number, e.g. ``1e-05``) says that it computes
    with that eps whatever eps it is passed -- the clauses whose statement holds
    for any eps then size their tolerances with it (:mod:`bnspec.spec.eps`;
-   without it bnspec detects an ignored eps itself); ``name`` is free
+   without it bnspec detects an ignored eps itself); the optional variants
+   ``affine`` (``false``: no gamma and beta), ``eval_statistics``
+   (``"running"`` or ``"batch"``), ``cumulative_average`` (``true``:
+   update_running ignores its momentum) and ``mixed_precision`` (a list from
+   ``"float16"``, ``"bfloat16"``) mean what
+   :class:`bnspec.spec.protocol.Declaration` says; ``name`` is free
    text.  A program that cannot serve (a bad option, a target that does not
    load) refuses the handshake with an error reply (3.): bnspec stops with the
    reason, a usage error.
@@ -41,8 +46,11 @@ bnspec's own Python server, :mod:`bnspec.spec.process.serve`, on TARGET.
        <- {"id": 7, "ok": true, "result": [{"dtype": "float64", "shape": [3, 8], "data": [...]}]}
 
    ``result`` is always a list of arrays, the function's results in order:
-   one for forward and forward_eval (output), three for backward (dz, dgamma,
-   dbeta), two for update_running (the new running mean and variance).
+   one for forward and forward_eval (output), three for backward and
+   backward_eval (dz, dgamma, dbeta), two for update_running and
+   update_cumulative (the new running mean and variance).  update_cumulative's
+   ``num_batches`` (a count) comes as a scalar like eps: the hex float of an
+   integer.
 
 3. An error (bad input the implementation refuses, e.g. m = 1 under a profile
    that requires a ValueError)::
@@ -191,7 +199,11 @@ def read_handshake(message: Any) -> tuple[Declaration, str]:
         raise ProtocolBreach(f"the handshake names protocol {result.get('protocol')!r:.100} version "
                              f"{result.get('version')!r:.100}; bnspec speaks {NAME!r} version {VERSION}")
     declared = declaration(result.get("functions"), result.get("layout"), result.get("profile"),
-                           result.get("dtypes"), "its declaration", fixed_eps=result.get("fixed_eps"))
+                           result.get("dtypes"), "its declaration", fixed_eps=result.get("fixed_eps"),
+                           spatial=result.get("spatial_dims"), running_update=result.get("running_update"),
+                           affine=result.get("affine"), eval_statistics=result.get("eval_statistics"),
+                           cumulative_average=result.get("cumulative_average"),
+                           mixed_precision=result.get("mixed_precision"))
     name = result.get("name", "")
     if not isinstance(name, str):
         raise TargetError(f"its declaration: name must be a string, got {name!r:.100}")

@@ -65,6 +65,6 @@ def proves(
 def load_all() -> dict[str, Property]:
     """Import every property module and return the registry."""
     # imported for their @proves registrations, in the order of the specification
-    from . import dtypes, forward, gradients, invariance, network, purity, running  # noqa: F401, I001
+    from . import dtypes, forward, gradients, invariance, network, purity, running, variants  # noqa: F401, I001
 
     return PROPERTIES
