@@ -9,14 +9,24 @@ without hypothesis) and, in place of its property, a check
 the example's :class:`~bnspec.spec.target.Target` and compares every output
 with the example's :class:`~bnspec.spec.trial.Trial`: the same statuses, the
 same findings and the same messages as ``bnspec check``.  The result's message
-counts the cases: "10/10 cases pass", or the failing cases with what each
-observed against what is required.
+counts the cases by dtype: "10/10 cases pass (float64 10/10)", or the failing
+cases with what each observed against what is required.
+
+Which files a target runs (:func:`files`): the common files and its profile's;
+of a clause on dtypes (:data:`~bnspec.spec.vectors.PER_DTYPE`), the sets of the
+dtypes it declares; and in its own layout where the set has one (a
+channels_first target gets the channels_first files, and each case's N and
+spatial dims as they are, if it accepts that spatial rank), else the lecture's.
+Every case is decoded into the lecture's layout, and the target moves it to the
+implementation's as ``bnspec check`` does: the outputs are compared in the
+lecture's layout, with the same messages.
 """
 
 from __future__ import annotations
 
 import builtins
 import dataclasses
+import math
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,17 +35,19 @@ from typing import Any
 
 import numpy as np
 
-from .. import tolerances
 from ..clauses import REGISTRY
 from ..errors import Finding, ImplementationRaised, Status
+from ..layouts import Arrangement, Layout, Role, factorizations
 from ..process import codec
 from ..properties import Check
 from ..protocol import FUNCTIONS
 from ..runner import ClauseResult
 from ..session import RunOptions, Session
-from ..target import Target
+from ..target import Subject, Target
 from ..tolerances import Tolerance
 from ..trial import Trial
+from . import PER_DTYPE
+from .cases import to_lecture
 from .files import VectorsError, read_cases
 
 #: failing cases listed in a clause's message.
@@ -44,18 +56,22 @@ MAX_SHOWN = 5
 
 @dataclass(frozen=True)
 class Expected:
-    """One output a case requires: its shape, its dtype if given, its values within a tolerance if given."""
+    """One output a case requires, in the lecture's layout: its shape, its dtype if given, its values
+    within a tolerance if given (``claim``: what the clause's property compares, in its words)."""
 
     name: str
     shape: tuple[int, ...]
     dtype: np.dtype | None = None
     values: np.ndarray | None = None
     tolerance: Tolerance | None = None
+    claim: str = ""
 
 
 @dataclass(frozen=True)
 class Case:
-    """One decoded case: a call of a protocol function, and its outputs or the exception it requires."""
+    """One decoded case, in the lecture's layout: a call of a protocol function, and its outputs or the
+    exception it requires; the dtype of its file, and the spatial rank and factorization of m of a
+    channel layout's file (``spatial``: None for the lecture's layout)."""
 
     path: str
     index: int
@@ -64,6 +80,9 @@ class Case:
     args: tuple[Any, ...]
     outputs: tuple[Expected, ...] = ()
     raises: str | None = None
+    dtype: str = "float64"
+    spatial: tuple[int, int] | None = None
+    seed: int = 0
 
     def label(self) -> str:
         return f"case {self.index} {self.name!r} in {self.path}"
@@ -72,23 +91,23 @@ class Case:
 # -- reading ---------------------------------------------------------------------
 
 
-def _tolerance(record: dict[str, Any]) -> Tolerance:
-    """The case's tolerance as the properties build it: ``atol = factor * u * scale``, in units of
-    ``factor * u / eps(float64)`` (see :func:`bnspec.spec.tolerances.tolerance`)."""
-    factor = codec.decode_scalar("factor", record["factor"])
-    roundoff = codec.decode_scalar("unit_roundoff", record["unit_roundoff"])
-    return Tolerance(codec.decode_array("atol", record["atol"]), str(record["kind"]),
-                     factor * roundoff / tolerances.machine_epsilon(np.float64))
+def _tolerance(record: dict[str, Any], layout: Layout, role: Role) -> Tolerance:
+    """The case's tolerance as its property built it: atol, kind and units (eps * cond * scale)."""
+    units = record["units"]
+    return Tolerance(to_lecture(layout, codec.decode_array("atol", record["atol"]), role), str(record["kind"]),
+                     None if units is None else codec.decode_scalar("units", units))
 
 
-def _expected(record: dict[str, Any]) -> Expected:
+def _expected(record: dict[str, Any], layout: Layout, role: Role) -> Expected:
     values = record.get("values")
     if (values is None) != ("tolerance" not in record):
         raise ValueError(f"output {record['name']!r}: values and tolerance go together")
-    return Expected(str(record["name"]), tuple(int(d) for d in record["shape"]),
+    shape = tuple(int(d) for d in record["shape"])
+    return Expected(str(record["name"]), to_lecture(layout, np.empty(shape), role).shape,
                     np.dtype(record["dtype"]) if "dtype" in record else None,
-                    None if values is None else codec.decode_array("values", values),
-                    None if values is None else _tolerance(record["tolerance"]))
+                    None if values is None else to_lecture(layout, codec.decode_array("values", values), role),
+                    None if values is None else _tolerance(record["tolerance"], layout, role),
+                    str(record.get("claim", "")))
 
 
 def _builtin_exception(name: Any) -> bool:
@@ -96,7 +115,16 @@ def _builtin_exception(name: Any) -> bool:
     return isinstance(refusal, type) and issubclass(refusal, Exception)
 
 
-def _case(path: str, index: int, record: dict[str, Any]) -> Case:
+def _spatial(layout: Layout, z: np.ndarray) -> tuple[int, int] | None:
+    """(spatial rank, factorization index) of a channel layout's z ``(N, C, *S)`` or ``(N, *S, C)``."""
+    if not layout.spatial:
+        return None
+    examples = tuple(d for i, d in enumerate(z.shape) if i != layout.unit_axis(z.ndim))
+    rank = len(examples) - 1
+    return rank, factorizations(math.prod(examples), rank).index(examples)
+
+
+def _case(path: str, index: int, record: dict[str, Any], layout: Layout, dtype: str) -> Case:
     call = record["call"]
     if call not in FUNCTIONS:
         raise ValueError(f"call {call!r} is not a protocol function {tuple(FUNCTIONS)}")
@@ -104,21 +132,30 @@ def _case(path: str, index: int, record: dict[str, Any]) -> Case:
     given = record["args"]
     if set(given) != set(signature.argument_names):
         raise ValueError(f"args {sorted(given)} are not those of {signature.text()}")
-    args = tuple(codec.decode_array(name, given[name]) if isinstance(given[name], dict)
-                 else codec.decode_scalar(name, given[name]) for name in signature.argument_names)
+    raw = {slot.name: codec.decode_array(slot.name, given[slot.name]) if isinstance(given[slot.name], dict)
+           else codec.decode_scalar(slot.name, given[slot.name]) for slot in signature.arguments}
+    args = tuple(to_lecture(layout, raw[slot.name], slot.role) for slot in signature.arguments)
+    z = raw["z"]
+    if not isinstance(z, np.ndarray):
+        raise ValueError("z is not an array")
+    case = Case(path, index, str(record["name"]), call, args, dtype=dtype, spatial=_spatial(layout, z),
+                seed=int(record["seed"]))
     expect = record["expect"]
     if "raises" in expect:
         if not _builtin_exception(expect["raises"]):
             raise ValueError(f"raises {expect['raises']!r} is not a builtin exception")
-        return Case(path, index, str(record["name"]), call, args, raises=expect["raises"])
-    outputs = tuple(_expected(output) for output in expect["outputs"])
-    if tuple(o.name for o in outputs) != signature.result_names:
-        raise ValueError(f"outputs {[o.name for o in outputs]} are not those of {signature.text()}")
-    return Case(path, index, str(record["name"]), call, args, outputs)
+        return dataclasses.replace(case, raises=expect["raises"])
+    names = tuple(output["name"] for output in expect["outputs"])
+    if names != signature.result_names:
+        raise ValueError(f"outputs {list(names)} are not those of {signature.text()}")
+    outputs = tuple(_expected(output, layout, slot.role)
+                    for output, slot in zip(expect["outputs"], signature.results, strict=True))
+    return dataclasses.replace(case, outputs=outputs)
 
 
 def read_clause(directory: str | Path, entries: list[dict[str, Any]]) -> list[Case]:
-    """Every case of the manifest's file entries ``entries``, decoded; VectorsError for a malformed one."""
+    """Every case of the manifest's file entries ``entries``, decoded into the lecture's layout;
+    VectorsError for a malformed one."""
     cases = []
     for entry in entries:
         document = read_cases(directory, entry)
@@ -127,7 +164,7 @@ def read_clause(directory: str | Path, entries: list[dict[str, Any]]) -> list[Ca
             raise VectorsError(f"{Path(directory) / entry['path']}: not a case file (no list of cases)")
         for index, record in enumerate(records):
             try:
-                cases.append(_case(entry["path"], index, record))
+                cases.append(_case(entry["path"], index, record, Layout(entry["layout"]), str(entry["dtype"])))
             except (KeyError, TypeError, ValueError, AttributeError) as error:
                 detail = f"no {error}" if isinstance(error, KeyError) else str(error)
                 raise VectorsError(f"{Path(directory) / entry['path']}: case {index} is malformed: {detail}") from None
@@ -137,11 +174,23 @@ def read_clause(directory: str | Path, entries: list[dict[str, Any]]) -> list[Ca
 # -- checking --------------------------------------------------------------------
 
 
+def _arranged(target: Target, case: Case) -> Target:
+    """The target as ``case`` reaches it: a channel layout's file gives its own N and spatial dims to a
+    target that accepts that spatial rank (a target of the file's layout gets the arrays as they are);
+    otherwise the plainest arrangement, as a replay has."""
+    if case.spatial is None:
+        return target
+    rank, split = case.spatial
+    if not target.layout.spatial or rank not in target.subject.declaration.spatial_dims:
+        return target
+    return Target(target.subject, target.calls, Arrangement(rank, split))
+
+
 def check_case(target: Target, trial: Trial, case: Case) -> None:
     """Call the case's function; require its exception, or each output's shape, dtype and values."""
     profile = target.profile.name
     try:
-        result = target.call(case.call, *case.args)
+        result = _arranged(target, case).call(case.call, *case.args)
     except ImplementationRaised as raised:
         if case.raises is None:
             raise
@@ -156,24 +205,42 @@ def check_case(target: Target, trial: Trial, case: Case) -> None:
         if expected.dtype is not None:
             trial.equal(f"dtype of {what}", observed.dtype, expected.dtype)
         if expected.values is not None and expected.tolerance is not None:
-            trial.close(what, observed, expected.values, expected.tolerance)
+            trial.close(expected.claim or what, observed, expected.values, expected.tolerance)
 
 
 @dataclass
 class Tally:
-    """The cases a clause's check ran, and what each failing one observed."""
+    """The cases a clause's check ran, by dtype, and what each failing one observed."""
 
-    total: int = 0
+    total: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    failing: list[Case] = field(default_factory=list)
+
+    def count(self, case: Case, failure: str | None) -> None:
+        self.total[case.dtype] = self.total.get(case.dtype, 0) + 1
+        if failure is not None:
+            self.failed[case.dtype] = self.failed.get(case.dtype, 0) + 1
+            self.failures.append(failure)
+            self.failing.append(case)
+
+    @property
+    def cases(self) -> int:
+        return sum(self.total.values())
 
     @property
     def passed(self) -> int:
-        return self.total - len(self.failures)
+        return self.cases - len(self.failures)
+
+    def by_dtype(self) -> str:
+        """'float64 10/10, float32 4/4': the passing cases of each dtype."""
+        return ", ".join(f"{d} {n - self.failed.get(d, 0)}/{n}" for d, n in self.total.items())
 
     def message(self) -> str:
         if not self.failures:
-            return f"{self.passed}/{self.total} cases pass"
-        lines = [f"{len(self.failures)} of {self.total} cases fail ({self.passed}/{self.total} pass):"]
+            return f"{self.passed}/{self.cases} cases pass ({self.by_dtype()})"
+        lines = [f"{len(self.failures)} of {self.cases} cases fail ({self.passed}/{self.cases} pass: "
+                 f"{self.by_dtype()}):"]
         lines += [f"  {failure}" for failure in self.failures[:MAX_SHOWN]]
         if len(self.failures) > MAX_SHOWN:
             lines.append(f"  ... and {len(self.failures) - MAX_SHOWN} more failing cases")
@@ -188,15 +255,15 @@ def clause_check(cases: list[Case], tally: Tally) -> Check:
     failing case (the runner's numpy reproducer makes those again)."""
 
     def check(target: Target, trial: Trial) -> None:
-        tally.total, tally.failures = 0, []
+        tally.total, tally.failed, tally.failures, tally.failing = {}, {}, [], []
         first: tuple[Finding, int, int] | None = None
         for case in cases:
-            tally.total += 1
             start = len(trial.calls)
             try:
                 check_case(target, trial, case)
+                tally.count(case, None)
             except Finding as finding:
-                tally.failures.append(f"{case.label()}: {finding}")
+                tally.count(case, f"{case.label()}: {finding}")
                 first = first or (finding, start, len(trial.calls))
         if first is not None:
             failure, start, end = first
@@ -213,31 +280,83 @@ def command(directory: str | Path, options: RunOptions) -> str:
     return f"bnspec vectors check {shlex.quote(str(directory))}{options.command().removeprefix('bnspec check')}"
 
 
-def read_set(directory: str | Path, manifest: dict[str, Any], profile: str,
-             clause_ids: list[str]) -> dict[str, list[Case]]:
-    """The decoded cases of ``clause_ids`` that apply under ``profile``: the common files and the
-    profile's own.  Every file is read before anything runs: VectorsError for a malformed one."""
+def files(manifest: dict[str, Any], subject: Subject, profile: str, clause_id: str,
+          layout: Layout | None = None) -> list[dict[str, Any]]:
+    """The manifest's files of ``clause_id`` that a target runs: the common files and the profile's, in
+    each dtype the target declares -- the float64 files of a clause that is not about dtypes in any
+    case, as ``bnspec check`` gives every target float64 inputs -- each in ``layout`` (default: the
+    target's own, where the set has files in it, else the lecture's) or, where the set has no file in
+    that layout (the float32 and float16 sets), in the lecture's, converted."""
+    wanted = layout_of(manifest, subject, layout)
+    chosen: dict[tuple[Any, str], dict[str, Any]] = {}
+    for entry in manifest["files"]:
+        if entry["clause"] != clause_id or entry["profile"] not in (None, profile):
+            continue
+        if entry["dtype"] not in subject.dtypes and (clause_id in PER_DTYPE or entry["dtype"] != "float64"):
+            continue
+        if entry["layout"] not in (wanted.value, Layout.UNITS_FIRST.value):
+            continue
+        key = (entry["profile"], entry["dtype"])
+        if key not in chosen or entry["layout"] == wanted.value:
+            chosen[key] = entry
+    return list(chosen.values())
+
+
+def layout_of(manifest: dict[str, Any], subject: Subject, layout: Layout | None) -> Layout:
+    if layout is not None:
+        return layout
+    own = subject.layout
+    return own if own.value in manifest["layouts"] and own.spatial else Layout.UNITS_FIRST
+
+
+def read_set(directory: str | Path, manifest: dict[str, Any], subject: Subject, clause_ids: list[str],
+             layout: Layout | None = None, profile: str | None = None) -> dict[str, list[Case]]:
+    """The decoded cases of ``clause_ids`` that apply to ``subject`` (:func:`files`).  Every file is
+    read before anything runs: VectorsError for a malformed one."""
+    profile = profile or subject.profile.name
     if profile not in manifest["profiles"]:
         raise VectorsError(f"the set in {directory} has no files for the profile {profile!r}")
-    return {c: read_clause(directory, [f for f in manifest["files"]
-                                       if f["clause"] == c and f["profile"] in (None, profile)])
-            for c in clause_ids}
+    if layout is not None and layout.value not in manifest["layouts"]:
+        raise VectorsError(f"the set in {directory} has no files in the layout {layout.value!r} "
+                           f"(it has {', '.join(manifest['layouts'])})")
+    return {c: read_clause(directory, files(manifest, subject, profile, c, layout)) for c in clause_ids}
 
 
 def run(session: Session, directory: str | Path, cases: dict[str, list[Case]],
-        progress: Callable[[ClauseResult], None] | None = None) -> list[ClauseResult]:
+        progress: Callable[[ClauseResult], None] | None = None,
+        tallies: dict[str, Tally] | None = None) -> list[ClauseResult]:
     """Check each clause's ``cases`` (from :func:`read_set`) against the session's target.
 
-    Each result carries the cases' count in its message and the vectors command in its
-    ``reproduce``; ``progress`` is called after each clause."""
+    Each result carries the cases' count (by dtype) in its message and the vectors command in its
+    ``reproduce``; ``progress`` is called after each clause; ``tallies`` receives each clause's
+    :class:`Tally`.  A clause with no case for the target (its dtypes have no set) is n/a."""
     again = command(directory, session.options)
     results = []
     for clause_id, clause_cases in cases.items():
         tally = Tally()
-        result = session.run_clause(REGISTRY[clause_id], replay=[], check=clause_check(clause_cases, tally))
-        message = tally.message() if result.status is Status.PASS else result.message
-        result = dataclasses.replace(result, message=message, reproduce=f"{again} --clause {clause_id}")
+        clause = REGISTRY[clause_id]
+        if not clause_cases:
+            result = ClauseResult(clause, Status.NOT_APPLICABLE, 0.0,
+                                  f"no case in the dtypes the target declares ({', '.join(session.subject.dtypes)})")
+        else:
+            result = session.run_clause(clause, replay=[], check=clause_check(clause_cases, tally))
+            message = tally.message() if result.status is Status.PASS else result.message
+            result = dataclasses.replace(result, message=message)
+        result = dataclasses.replace(result, reproduce=f"{again} --clause {clause_id}")
         results.append(result)
+        if tallies is not None:
+            tallies[clause_id] = tally
         if progress:
             progress(result)
     return results
+
+
+def by_dtype(tallies: dict[str, Tally]) -> dict[str, dict[str, int]]:
+    """The cases run and failed of each dtype, over every clause."""
+    counts: dict[str, dict[str, int]] = {}
+    for tally in tallies.values():
+        for dtype, total in tally.total.items():
+            count = counts.setdefault(dtype, {"cases": 0, "failed": 0})
+            count["cases"] += total
+            count["failed"] += tally.failed.get(dtype, 0)
+    return counts

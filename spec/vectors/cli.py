@@ -6,7 +6,8 @@ check runs through the run session of ``bnspec check``
 when nothing errored and every MUST clause (``--strict``: every clause) passes
 or is n/a, 1 when a clause fails or errors, 2 for a usage error (no such
 folder, another format version, a modified or malformed file, a target that
-does not load, a profile the set has no files for).
+does not load, a profile or a layout the set has no files for).  After the
+table it counts the cases of each dtype the target declares.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 
 from .. import report
 from ..errors import UsageError
+from ..layouts import Layout
 from ..runner import passed
 from ..session import RunOptions, Session, target_of
-from . import FORMAT_VERSION
-from .check import command, read_set, run
+from . import DTYPES, FORMAT_VERSION, LAYOUTS
+from .check import Tally, by_dtype, command, layout_of, read_set, run
 from .files import export, read_manifest, verify
 
 
@@ -36,6 +38,9 @@ def add_parser(commands: Any) -> None:
     check.add_argument("--exec", metavar="COMMAND", dest="exec_command", help="a program speaking the process protocol")
     check.add_argument("--profile", help="conventions to expect (default: the target's own, else 'lecture')")
     check.add_argument("--clause", action="append", help="only clauses with this ID or ID prefix (repeatable)")
+    check.add_argument("--layout", choices=[layout.value for layout in LAYOUTS],
+                       help="run the files of this layout, converted to the target's (default: the target's own "
+                            "layout's files where the set has them, else units_first)")
     check.add_argument("--strict", action="store_true", help="SHOULD clauses must pass too")
     check.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     check.add_argument("--json", metavar="FILE", help="write the results as JSON (as bnspec check --json)")
@@ -49,6 +54,13 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _per_dtype(counts: dict[str, dict[str, int]], declared: tuple[str, ...]) -> str:
+    """'cases by dtype: float64 180/180 pass, float32 40/40 pass; float16 not declared'."""
+    ran = [f"{d} {c['cases'] - c['failed']}/{c['cases']} pass" for d, c in counts.items()]
+    skipped = [f"{d} not declared" for d in DTYPES if d not in declared and d not in counts]
+    return "cases by dtype: " + ", ".join(ran) + (f"; {', '.join(skipped)}" if skipped else "")
+
+
 def _check(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.directory)
     verify(args.directory, manifest)
@@ -57,22 +69,29 @@ def _check(args: argparse.Namespace) -> int:
     if not wanted:
         raise UsageError(f"no clause of the set matches {args.clause}")
     target = target_of(args.target, args.exec_command)
+    layout = Layout(args.layout) if args.layout else None
     with Session(RunOptions(target, profile=args.profile)) as session:
-        cases = read_set(args.directory, manifest, session.profile, wanted)
+        subject = session.subject
+        cases = read_set(args.directory, manifest, subject, wanted, layout, session.profile)
+        chosen = layout_of(manifest, subject, layout)
         if not args.quiet:
-            print(f"{command(args.directory, session.options)}  (profile {session.profile}, layout "
-                  f"{session.subject.layout.value}, format version {manifest['format_version']}, written by "
+            print(f"{command(args.directory, session.options)}{' --layout ' + layout.value if layout else ''}  "
+                  f"(profile {session.profile}, layout {subject.layout.value}: the {chosen.value} files, dtypes "
+                  f"{', '.join(subject.dtypes)}, format version {manifest['format_version']}, written by "
                   f"bnspec {manifest['bnspec_version']})")
             print(report.HEADER)
         start = time.perf_counter()
+        tallies: dict[str, Tally] = {}
         results = run(session, args.directory, cases,
-                      None if args.quiet else lambda result: print(report.row(result), flush=True))
+                      None if args.quiet else lambda result: print(report.row(result), flush=True), tallies)
+        counts = by_dtype(tallies)
         meta = {**session.meta(), "command": command(args.directory, session.options),
                 "vectors": str(args.directory), "format_version": manifest["format_version"],
-                "written_by": manifest["bnspec_version"]}
+                "written_by": manifest["bnspec_version"], "files_layout": chosen.value, "cases_by_dtype": counts}
     report.print_failures(results, sys.stdout)
     ok = passed(results, args.strict)
-    print(f"\n{report.summary(r.status for r in results)} in {time.perf_counter() - start:.1f}s: "
+    print(f"\n{_per_dtype(counts, subject.dtypes)}")
+    print(f"{report.summary(r.status for r in results)} in {time.perf_counter() - start:.1f}s: "
           f"{'conforms' if ok else 'does not conform'}")
     if args.json:
         for key in ("seed", "max_examples"):  # the vectors are fixed: no hypothesis

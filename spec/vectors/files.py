@@ -2,18 +2,25 @@
 
 A set is a folder::
 
-    manifest.json              format, format_version, bnspec_version, clause IDs, files (with sha256)
-    vectors.schema.json        the JSON Schema of the manifest and of every case file
-    cases/common/ID.json       the cases of a clause no profile changes
-    cases/PROFILE/ID.json      the cases of a clause whose answer depends on the profile
+    manifest.json                    format, format_version, bnspec_version, layouts, dtypes, clause IDs,
+                                     files (each with its clause, profile, dtype, layout and sha256)
+    vectors.schema.json              the JSON Schema of the manifest and of every case file
+    cases/common/ID.json             float64, the lecture's layout: a clause no profile changes
+    cases/PROFILE/ID.json            float64, the lecture's layout: a clause whose answer depends on the profile
+    cases/DTYPE/ID.json              a dtype clause's set in float32 or float16 (the lecture's layout)
+    cases/LAYOUT/common/ID.json      every float64 file again in channels_first or channels_last,
+    cases/LAYOUT/PROFILE/ID.json     1 to 3 spatial dims
 
 Every float is a hex-float string (``float.hex()``, exact; see
 :mod:`bnspec.spec.process.codec`); arrays are ``{"dtype", "shape", "data"}``
-in the lecture's layout (z is ``n x m``, per-unit arrays ``n x 1``).
+in the file's layout (``units_first``: z is ``n x m``, per-unit arrays
+``n x 1``; ``channels_first``: z is ``(N, C, *S)``, ``channels_last``:
+``(N, *S, C)``, per-channel arrays ``(C,)``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -24,9 +31,11 @@ import numpy as np
 
 from ..clauses import REGISTRY, Clause
 from ..errors import UsageError
+from ..layouts import Layout
 from ..process import codec
 from ..profiles import PROFILES, Profile
-from . import COMMON, FORMAT, FORMAT_VERSION, PER_PROFILE, covered, not_covered
+from . import COMMON, DTYPES, FORMAT, FORMAT_VERSION, LAYOUTS, PER_DTYPE, PER_PROFILE, covered, not_covered
+from .cases import arrangement_of, cases, relayout
 from .schema import schema
 
 FLOAT_ENCODING = "hex: every float is a string of Python's float.hex() / C99 printf('%a'), exact"
@@ -77,37 +86,62 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def case_file(clause: Clause, profile: Profile | None, cases: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"kind": "cases", "format": FORMAT, "format_version": FORMAT_VERSION, "layout": "units_first",
-            "clause": _clause_record(clause), "profile": _profile_record(profile) if profile else None,
+def case_file(clause: Clause, profile: Profile | None, dtype: str, layout: Layout,
+              cases: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": "cases", "format": FORMAT, "format_version": FORMAT_VERSION, "layout": layout.value,
+            "dtype": dtype, "clause": _clause_record(clause), "profile": _profile_record(profile) if profile else None,
             "cases": to_json(cases)}
 
 
-def build() -> tuple[dict[str, Any], dict[str, str]]:
-    """The whole set, in memory: its manifest and the text of every file by its relative path."""
-    texts: dict[str, str] = {}
+def folder(layout: Layout, group: str) -> str:
+    """The folder of a file: ``cases/GROUP`` (GROUP is common, a profile or a dtype) in the lecture's
+    layout, ``cases/LAYOUT/GROUP`` in a channel layout."""
+    return f"cases/{group}" if layout is Layout.UNITS_FIRST else f"cases/{layout.value}/{group}"
+
+
+def _jobs(clause: Clause) -> list[tuple[str, Profile | None, str, list[dict[str, Any]]]]:
+    """(group, profile, dtype, cases) of each file of ``clause`` in the lecture's layout."""
+    if clause.id in COMMON:
+        return [("common", None, "float64", cases(clause.id, COMMON[clause.id]))]
+    if clause.id in PER_PROFILE:
+        return [(p.name, p, "float64", cases(clause.id, PER_PROFILE[clause.id], p.name)) for p in PROFILES.values()]
+    situations, dtypes = PER_DTYPE[clause.id]
+    return [("common" if d == "float64" else d, None, d, cases(clause.id, situations, dtype=d)) for d in dtypes]
+
+
+@functools.cache
+def _built() -> tuple[str, tuple[tuple[str, str], ...]]:
     files = []
+    texts: dict[str, str] = {}
     for clause in covered():
-        jobs: list[tuple[str, Profile | None, list[dict[str, Any]]]] = []
-        if clause.id in COMMON:
-            jobs.append(("common", None, COMMON[clause.id]()))
-        if clause.id in PER_PROFILE:
-            jobs.extend((p.name, p, PER_PROFILE[clause.id](p)) for p in PROFILES.values())
-        for folder, profile, cases in jobs:
-            relative = f"cases/{folder}/{clause.id}.json"
-            texts[relative] = _text(case_file(clause, profile, cases))
-            files.append({"path": relative, "clause": clause.id, "profile": profile.name if profile else None,
-                          "cases": len(cases), "sha256": hashlib.sha256(texts[relative].encode("utf-8")).hexdigest()})
+        for group, profile, dtype, made in _jobs(clause):
+            for layout in LAYOUTS:
+                if layout is not Layout.UNITS_FIRST and dtype != "float64":
+                    continue  # the channel layouts have the float64 files
+                laid = made if layout is Layout.UNITS_FIRST else [
+                    relayout(case, layout, arrangement_of(i)) for i, case in enumerate(made)]
+                relative = f"{folder(layout, group)}/{clause.id}.json"
+                texts[relative] = _text(case_file(clause, profile, dtype, layout, laid))
+                files.append({"path": relative, "clause": clause.id, "profile": profile.name if profile else None,
+                              "dtype": dtype, "layout": layout.value, "cases": len(laid),
+                              "sha256": hashlib.sha256(texts[relative].encode("utf-8")).hexdigest()})
     manifest = {
         "kind": "manifest", "format": FORMAT, "format_version": FORMAT_VERSION, "bnspec_version": bnspec_version(),
-        "float_encoding": FLOAT_ENCODING, "layout": "units_first",
+        "float_encoding": FLOAT_ENCODING, "layouts": [layout.value for layout in LAYOUTS], "dtypes": list(DTYPES),
         "clauses": [c.id for c in covered()], "profiles": list(PROFILES),
         "not_covered": {c.id: not_covered(c) for c in REGISTRY.values() if not_covered(c)},
         "files": files,
     }
     texts["vectors.schema.json"] = _text(schema())
     texts["manifest.json"] = _text(manifest)
-    return manifest, texts
+    return json.dumps(manifest), tuple(texts.items())
+
+
+def build() -> tuple[dict[str, Any], dict[str, str]]:
+    """The whole set, in memory: its manifest and the text of every file by its relative path (made
+    once per process: it is a function of this bnspec alone)."""
+    manifest, texts = _built()
+    return json.loads(manifest), dict(texts)
 
 
 def export(directory: str | Path) -> dict[str, Any]:
@@ -125,7 +159,7 @@ def verify(directory: str | Path, manifest: dict[str, Any]) -> None:
     file's: a set whose tolerances were loosened, whose values were removed or made NaN, or whose
     manifest was trimmed or points outside its folder is refused, not checked against."""
     expected, _ = build()
-    for key in ("clauses", "profiles", "files"):
+    for key in ("clauses", "profiles", "layouts", "dtypes", "files"):
         if manifest.get(key) != expected[key]:
             raise VectorsError(f"{Path(directory) / 'manifest.json'}: its {key} differ from the set this bnspec "
                                f"{bnspec_version()} writes (export the set again: bnspec vectors export DIR)")
@@ -141,7 +175,7 @@ def _load(path: Path) -> Any:
 
 
 #: what the manifest records of each case file.
-_ENTRY = {"path", "clause", "profile", "cases", "sha256"}
+_ENTRY = {"path", "clause", "profile", "dtype", "layout", "cases", "sha256"}
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
@@ -158,8 +192,9 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     files = manifest.get("files")
     entries_ok = isinstance(files, list) and all(
         isinstance(f, dict) and _ENTRY <= f.keys() and isinstance(f["path"], str) for f in files)
-    if not (entries_ok and isinstance(manifest.get("clauses"), list) and isinstance(manifest.get("profiles"), list)):
-        raise VectorsError(f"{path} is malformed: it needs lists of clauses, profiles and files "
+    lists = all(isinstance(manifest.get(key), list) for key in ("clauses", "profiles", "layouts", "dtypes"))
+    if not (entries_ok and lists):
+        raise VectorsError(f"{path} is malformed: it needs lists of clauses, profiles, layouts, dtypes and files "
                            f"(each file with {', '.join(sorted(_ENTRY))})")
     unknown = [c for c in manifest["clauses"] if c not in REGISTRY]
     if unknown:
