@@ -30,6 +30,9 @@ DISTRIBUTIONS = {
     "onnxruntime": ("onnxruntime", "onnx"),
     "tinygrad": ("tinygrad",),
     "mlx": ("mlx",),
+    "onnx-reference": ("onnx",),
+    "tensorflow": ("tensorflow-cpu",),
+    "keras-torch": ("keras", "torch"),
 }
 
 

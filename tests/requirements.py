@@ -36,7 +36,7 @@ import pytest
 REQUIRE_ALL = "BNSPEC_REQUIRE_ALL"
 
 #: The frameworks of the bundled adapters: each an extra of pyproject.toml.
-FRAMEWORKS = ("torch", "flax", "keras", "onnxruntime", "tinygrad", "mlx")
+FRAMEWORKS = ("torch", "flax", "keras", "onnxruntime", "tinygrad", "mlx", "onnx", "tensorflow")
 
 #: extra -> the top-level modules of it that the tests import (directly or through an adapter or mkdocs).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
@@ -46,6 +46,8 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "onnxruntime": ("onnx", "onnxruntime"),
     "tinygrad": ("tinygrad",),
     "mlx": ("mlx",),
+    "onnx": ("onnx",),
+    "tensorflow": ("tensorflow",),
     "docs": ("mkdocs", "material", "mkdocstrings", "mkdocs_autorefs", "mkdocs_static_i18n", "pymdownx",
              "matplotlib"),
 }

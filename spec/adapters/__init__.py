@@ -23,6 +23,9 @@ ADAPTERS: dict[str, str] = {
     "onnxruntime": "bnspec.spec.adapters.onnxruntime_bn:OnnxRuntimeBN",
     "tinygrad": "bnspec.spec.adapters.tinygrad_bn:TinygradBN",
     "mlx": "bnspec.spec.adapters.mlx_bn:MlxBN",
+    "onnx-reference": "bnspec.spec.adapters.onnx_reference_bn:OnnxReferenceBN",
+    "tensorflow": "bnspec.spec.adapters.tensorflow_bn:TensorFlowBN",
+    "keras-torch": "bnspec.spec.adapters.keras_torch_bn:KerasTorchBN",
 }
 
 #: adapter name -> the pip extra that installs its framework.

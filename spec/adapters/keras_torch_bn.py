@@ -1,0 +1,247 @@
+"""Adapter: Keras 3's ``keras.layers.BatchNormalization`` on the *torch* backend, in a child process.
+
+Keras picks its backend once per process, at its first import (``KERAS_BACKEND``), and the ``keras``
+adapter holds the process to JAX (``keras.config.set_backend`` reloads every Keras module, breaking
+its live layers; ``keras.src.backend.torch`` alone has Keras' torch functions, not its layer).  So
+:class:`KerasTorchBN` runs :class:`KerasTorchLayerBN` in a child process through bnspec's own process
+protocol: :class:`~bnspec.spec.process.proxy.ProcessImpl` starts ``python -m
+bnspec.spec.process.serve bnspec.spec.adapters.keras_torch_bn:KerasTorchLayerBN`` (what ``--isolate``
+runs) with ``KERAS_BACKEND=torch`` and sends it each call, arrays encoded exactly; a crashed child is
+restarted.  Where Keras already runs on torch, ``bnspec check
+bnspec.spec.adapters.keras_torch_bn:KerasTorchLayerBN`` checks the layer in process.
+
+The layer is mapped as the ``keras`` adapter maps it on JAX, through the same base
+(:class:`~bnspec.spec.adapters.compiled_layer.CompiledLayerBN`): ``BatchNormalization(axis=-1,
+dtype=z's dtype)`` built per (rank, channels, dtype) and called with ``layer.stateless_call(...,
+training=...)``, holding the moving statistics mean 3, variance 7 in training mode; backward is
+``torch.autograd.grad`` of ``sum(grad * output)``; ``epsilon`` and ``momentum`` are set on the layer
+per call.  Layout ``channels_last`` (0 to 3 spatial dims), profile ``keras``.  Importing this module
+without Keras or PyTorch raises ImportError; it imports neither in the calling process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from .. import bfloat16
+from ..bfloat16 import is_bfloat16
+from .compiled_layer import CompiledLayerBN
+
+for _module in ("keras", "torch"):
+    if importlib.util.find_spec(_module) is None:
+        raise ImportError(f"the keras-torch adapter needs {_module}, which is not installed")
+
+#: The child's target, and its backend.
+LAYER_TARGET = "bnspec.spec.adapters.keras_torch_bn:KerasTorchLayerBN"
+BACKEND = "torch"
+
+_SOURCE = ".venv/lib/python3.11/site-packages/keras/src/backend/torch/nn.py, moments (keras 3.15.1)"
+#: The variance Keras' torch backend computes: E[x^2] - E[x]^2, unclamped.
+MOMENTS = (
+    f"keras.layers.BatchNormalization takes the batch statistics from keras.ops.moments, which on the torch "
+    f"backend ({_SOURCE}; the numpy backend's is the same) computes variance = mean(square(x)) - square(mean(x)) "
+    "('faster but less numerically stable'), with no clamp at 0: at an offset far from the spread the two terms "
+    "cancel, so a float32 unit of values near 1e4 with spread 1 gets variance -16 and the output "
+    "(x - mean) / sqrt(-16 + eps) is NaN (the JAX backend takes jnp.var, two passes, and passes BN-VAR-1)"
+)
+#: keras_bn's cause: float64 input is computed in float32 (result_type maps float64 to float32).
+FLOAT32 = (
+    "keras.layers.BatchNormalization.call computes in backend.result_type(inputs.dtype, 'float32'), which maps "
+    "float64 to float32 on every backend but TensorFlow (keras/src/backend/common/dtypes.py, "
+    "BIT64_TO_BIT32_DTYPE), so a float64 layer normalizes in float32 and every float64 result carries float32 "
+    "rounding (about 6e-8 relative; the keras adapter's FINDINGS say the same of JAX)"
+)
+
+_NAN = "A float64 unit near 28490 with spread 0.08 (rounded to float32) gets a negative variance, hence NaN"
+
+#: clause ID -> why keras.layers.BatchNormalization on torch (profile ``keras``) breaks it.
+FINDINGS: dict[str, str] = {
+    "BN-VAR-1": f"On nearly constant float64 units near 401.7 every output is NaN, where finite values within "
+                f"4e-8 are required. {MOMENTS}.",
+    "BN-VAR-2": f"On nearly constant float64 units dz is 7343.4990 for 7343.4995 (109 x the tolerance): E[x^2] - "
+                f"E[x]^2 in float32 loses the spread. {MOMENTS}; and {FLOAT32}.",
+    "BN-F32-1": f"float32 z with a unit near 34.4 of spread 0.04 gives 2.2083 for 2.2017 (5.5 x float32's "
+                f"tolerance). {MOMENTS}.",
+    "BN-F32-2": f"float32 z with a unit near 34.4 of spread 0.04 gives dz -0.512 for 0.0003 (5 x float32's "
+                f"tolerance). {MOMENTS}.",
+    "BN-INV-3": f"{_NAN} in forward(z, eps / c^2) and forward(c z, eps). {MOMENTS}.",
+    "BN-INV-4": f"{_NAN} in dz at (z, eps). {MOMENTS}.",
+    "BN-LOC-1": f"{_NAN} output on the unit the clause leaves unchanged. {MOMENTS}.",
+    "BN-LOC-4": f"{_NAN} dz on the unit the clause leaves unchanged. {MOMENTS}.",
+    "BN-LOC-2": f"{_NAN} output, in the permuted and the original order alike. {MOMENTS}.",
+    "BN-LOC-5": f"{_NAN} dz, in the permuted and the original order alike. {MOMENTS}.",
+    "BN-LOC-3": f"A float64 unit near 3.16e7 with spread 2e1 (rounded to float32) gets a negative variance: the "
+                f"output is NaN before and after the other mini-batches. {MOMENTS}.",
+    "BN-NORM-1": f"The output's mean per unit is 3e-8, not 0 within float64 rounding. {FLOAT32}.",
+    "BN-NORM-2": f"The output's variance is 1 where sigma^2 / (sigma^2 + eps) = 0.9999999918: eps = 1e-8 is lost "
+                 f"in float32. {FLOAT32}.",
+    "BN-AFFINE-1": f"forward(z, gamma, beta) differs from gamma * forward(z, 1, 0) + beta by float32 rounding "
+                   f"(4.99053907 for 4.99053889). {FLOAT32}.",
+    "BN-AFFINE-2": f"forward(z, sqrt(sigma^2 + eps), mu) gives back z only to float32 precision (1.1015249491 for "
+                   f"1.1015249207). {FLOAT32}.",
+    "BN-AFFINE-3": f"The output's spread holds only to float32 precision (variance 1 for 0.9999999918). {FLOAT32}.",
+    "BN-FWD-REF": f"forward differs from the reference by 4e-9 against a 1e-14 tolerance. {FLOAT32}.",
+    "BN-INV-1": f"forward(z + b) differs from forward(z) by 3.6e-7: z + b is rounded to float32 and its "
+                f"variance cancels. {FLOAT32}; and {MOMENTS}.",
+    "BN-INV-2": f"dz at z + b differs from dz at z by 3e-8. {FLOAT32}.",
+    "BN-GRAD-1": f"dz disagrees with finite differences of forward, which moves in float32 steps (-1.6e-8 for "
+                 f"0). {FLOAT32}.",
+    "BN-GRAD-2": f"dgamma disagrees with finite differences of forward in gamma (1.4686999321 for 1.4686998942). "
+                 f"{FLOAT32}.",
+    "BN-GRAD-3": f"dbeta disagrees with finite differences of forward in beta (-0.3730064034 for -0.3730063957). "
+                 f"{FLOAT32}.",
+    "BN-GRAD-4": f"dbeta is sum(grad) rounded to float32 (-0.3730064034 for -0.3730063957). {FLOAT32}.",
+    "BN-GRAD-5": f"dgamma differs from sum(grad * z_norm) by float32 rounding (1.4686999321 for 1.4686998942). "
+                 f"{FLOAT32}.",
+    "BN-GRAD-6": f"sum(dz) per unit is -3.7e-9, not 0 within float64 rounding. {FLOAT32}.",
+    "BN-GRAD-7": f"sum(dz * z_norm) per unit is -6e-8 where the clause requires 1.1e-8. {FLOAT32}.",
+    "BN-GRAD-REF": f"dz differs from the reference by 3.5e-8 (-2.98e-8 for 5.5e-9). {FLOAT32}.",
+    "BN-DEG-1": f"A constant unit's output is beta rounded to float32 (3.15853548 for 3.15853554). {FLOAT32}.",
+    "BN-DEG-2": f"At m = 1 the output is beta rounded to float32 (3.15853548 for 3.15853554). {FLOAT32}.",
+    "BN-DEG-3": f"A constant unit's dz is gamma (grad - mean(grad)) / sqrt(eps) in float32 (7343.49902 for "
+                f"7343.49949). {FLOAT32}.",
+    "BN-DEG-4": f"At m = 1 dbeta is grad rounded to float32 (0.5478467345 for 0.5478467493). {FLOAT32}.",
+    "BN-RUN-1": f"The new moving variance is computed in float32 (1.21335721 for 1.21335715). {FLOAT32}.",
+    "BN-RUN-2": f"The converged moving variance is a float32 value (1.21335721 for 1.21335715). {FLOAT32}.",
+    "BN-EVAL-1": f"forward_eval is off by 1.2e-8 (0.8217701316 for 0.8217701198). {FLOAT32}.",
+    "BN-EVAL-3": f"Inference BN differs from the folded dense layer by 8e-9. {FLOAT32}.",
+    "NET-BIAS-1": f"A bias before BN leaves a float32-sized gradient db1 = -4.7e-10 instead of 0. {FLOAT32}.",
+    "NET-GRAD-1": f"The network's gradient disagrees with finite differences of its loss (-0.02248 for -0.03112), "
+                  f"which moves in float32 steps. {FLOAT32}.",
+    "BN-EMPTY-2": "backward with m = 0 returns dgamma = NaN, not the sum over no example 0: the layer's moments of "
+                  "an empty batch are NaN (torch.mean of nothing), and keras' batch_normalization (torch backend) "
+                  "scales by rsqrt(variance + eps) * gamma, whose gradient in gamma is 0 * NaN.",
+    "BN-EMPTY-3": "update_running with m = 0 returns NaN moving statistics: "
+                  "keras/src/layers/normalization/batch_normalization.py, call, assigns moving_mean * momentum + "
+                  "mean * (1 - momentum) with the NaN mean of no example (keras.ops.moments on the torch backend).",
+    "BN-INPUT-1": "forward with epsilon = 0 returns a result: keras.layers.BatchNormalization takes any epsilon "
+                  "(batch_normalization.py, __init__ stores float(epsilon)) and multiplies by rsqrt(variance + 0).",
+}
+
+
+class _Layer:
+    """``BatchNormalization`` layers for c channels in one dtype (torch backend), one built per rank of x
+    (``build`` fixes the layer's input rank and reduction axes), all holding the same variable names."""
+
+    def __init__(self, c: int, dtype: np.dtype) -> None:
+        import torch
+
+        self.torch = torch
+        self.c, self.dtype = c, dtype
+        self._layers: dict[int, Any] = {}
+
+    def _built(self, ndim: int) -> Any:
+        if ndim not in self._layers:
+            import keras
+
+            layer = keras.layers.BatchNormalization(axis=-1, dtype=self.dtype.name)
+            layer.build((None,) * (ndim - 1) + (self.c,))
+            self._layers[ndim] = layer
+        return self._layers[ndim]
+
+    def _tensor(self, value: np.ndarray, grad: bool = False) -> Any:
+        """A torch tensor holding a private copy of ``value`` (ml_dtypes' bfloat16 crosses as its 16 bits)."""
+        value = np.array(value, copy=True)
+        if is_bfloat16(value.dtype):
+            return self.torch.from_numpy(value.view(np.int16)).view(self.torch.bfloat16).requires_grad_(grad)
+        return self.torch.from_numpy(value).requires_grad_(grad)
+
+    def _call(self, x, gamma, beta, mean, var, eps, momentum, *, training: bool) -> tuple[Any, Any, Any]:
+        values = {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": var}
+        layer = self._built(x.ndim)
+        saved = layer.epsilon, layer.momentum
+        layer.epsilon, layer.momentum = float(eps), float(momentum)
+        try:
+            y, non_trainable = layer.stateless_call(
+                [values[v.name] for v in layer.trainable_variables],  # gamma, beta
+                [values[v.name] for v in layer.non_trainable_variables],  # moving_mean, moving_variance
+                x, training=training)
+        finally:
+            layer.epsilon, layer.momentum = saved
+        new = {v.name: value for v, value in zip(layer.non_trainable_variables, non_trainable, strict=True)}
+        return y, new["moving_mean"], new["moving_variance"]
+
+    def _numpy(self, tensor: Any) -> np.ndarray:
+        tensor = tensor.detach().cpu()
+        if tensor.dtype == self.torch.bfloat16:  # back as ml_dtypes' bfloat16, bit for bit
+            return tensor.view(self.torch.int16).numpy().copy().view(bfloat16.required())
+        return tensor.numpy().copy()
+
+    def train(self, x, gamma, beta, mean, var, eps, momentum, grad) -> tuple[np.ndarray, ...]:
+        """Training mode: the output, the new moving statistics, and the gradients of
+        ``sum(grad * output)`` with respect to x, gamma and beta."""
+        xt, gt, bt = self._tensor(x, True), self._tensor(gamma, True), self._tensor(beta, True)
+        y, new_mean, new_var = self._call(xt, gt, bt, self._tensor(mean), self._tensor(var), eps, momentum,
+                                          training=True)
+        dx, dgamma, dbeta = self.torch.autograd.grad((self._tensor(grad) * y).sum(), (xt, gt, bt))
+        return tuple(self._numpy(t) for t in (y, new_mean, new_var, dx, dgamma, dbeta))
+
+    def eval(self, x, gamma, beta, mean, var, eps, momentum) -> tuple[np.ndarray, ...]:
+        with self.torch.no_grad():
+            x, gamma, beta, mean, var = (self._tensor(v) for v in (x, gamma, beta, mean, var))
+            out = self._call(x, gamma, beta, mean, var, eps, momentum, training=False)
+        return tuple(self._numpy(t) for t in out)
+
+
+class KerasTorchLayerBN(CompiledLayerBN):
+    """The protocol on ``keras.layers.BatchNormalization`` in *this* process, whose Keras must run on torch."""
+
+    layout = "channels_last"
+    profile = "keras"
+    dtypes = ("float64", "float32", "float16", "bfloat16")
+    update_eps = 1e-3  # keras.layers.BatchNormalization's default epsilon
+    FINDINGS = FINDINGS
+
+    def __init__(self) -> None:
+        os.environ.setdefault("KERAS_BACKEND", BACKEND)
+        import keras
+        import torch
+
+        if keras.backend.backend() != BACKEND:
+            raise ImportError(f"KerasTorchLayerBN needs Keras' torch backend; Keras runs on "
+                              f"{keras.backend.backend()!r} (use the keras-torch adapter, which starts its own "
+                              "process)")
+        torch.set_num_threads(1)  # tens of elements: a thread team only costs
+        super().__init__()
+
+    def new_layer(self, n: int, dtype: np.dtype) -> _Layer:
+        return _Layer(n, dtype)
+
+
+class KerasTorchBN:
+    """``keras-torch``: :class:`KerasTorchLayerBN` in a child process with ``KERAS_BACKEND=torch``."""
+
+    layout = KerasTorchLayerBN.layout
+    profile = KerasTorchLayerBN.profile
+    dtypes = KerasTorchLayerBN.dtypes
+    spatial_dims = KerasTorchLayerBN.spatial_dims
+    FINDINGS = FINDINGS
+
+    def __init__(self) -> None:
+        from ..process.proxy import ProcessImpl
+
+        argv = [sys.executable, "-m", "bnspec.spec.process.serve", LAYER_TARGET, "--memory-limit", "0"]
+        env = {**os.environ, "KERAS_BACKEND": BACKEND, "PYTHONPATH": os.pathsep.join(sys.path)}
+        self._process = ProcessImpl(argv, f"keras-torch ({LAYER_TARGET} with KERAS_BACKEND={BACKEND})", None, env)
+
+    def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> Any:
+        return self._process.call("forward", z, gamma, beta, eps)
+
+    def backward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, grad: np.ndarray) -> Any:
+        return self._process.call("backward", z, gamma, beta, eps, grad)
+
+    def update_running(self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray,
+                       momentum: float) -> Any:
+        return self._process.call("update_running", running_mean, running_var, z, momentum)
+
+    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
+                     running_var: np.ndarray, eps: float) -> Any:
+        return self._process.call("forward_eval", z, gamma, beta, running_mean, running_var, eps)
+
+    def close(self) -> None:
+        self._process.close()
