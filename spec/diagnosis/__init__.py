@@ -17,16 +17,17 @@ finish says so and changes no verdict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Status
 from ..layouts import Arrangement
-from ..protocol import Declaration, Layout
+from ..protocol import Layout
 from ..runner import ClauseResult, Options, run_clause
 from ..strategies import ReplayMismatch
 from ..target import Subject, Target
 from ..trial import Trial
+from .models import Model
 from .probes import Fit, fit, suggested_profile
 from .spatial import Regrouped
 from .vocabulary import EXPLANATIONS, BugId
@@ -77,24 +78,26 @@ class Diagnosis:
         return lines
 
 
-def _model_subject(subject: Subject, found: Fit) -> Subject:
+def _model_subject(subject: Subject, model: Model | Regrouped) -> Subject:
     """The bug's model as a subject: in the lecture's layout, or (a spatial bug's, whose groups depend
     on the spatial shape) in the implementation's, so that a replay lays it out as it did the
     implementation."""
     declared = subject.declaration
-    spatial = isinstance(found.model, Regrouped)
-    declaration = Declaration(functions=declared.functions, layout=declared.layout if spatial else Layout.UNITS_FIRST,
-                              profile=subject.profile.name, dtypes=declared.dtypes,
-                              dtypes_declared=declared.dtypes_declared,
-                              spatial_dims=declared.spatial_dims if spatial else (0,))
-    return Subject(impl=found.model, spec=f"the model of {found.bug}", declaration=declaration,
+    spatial = isinstance(model, Regrouped)
+    # every other declaration as the implementation's (fixed eps, affine, variants), so that the model gets
+    # the same draws and the same n/a; the functions are those the model has
+    declaration = replace(declared, functions=tuple(f for f in declared.functions if hasattr(model, f)),
+                          layout=declared.layout if spatial else Layout.UNITS_FIRST,
+                          spatial_dims=declared.spatial_dims if spatial else (0,))
+    return Subject(impl=model, spec=f"the model {model!r:.80}", declaration=declaration,
                    profile=subject.profile)
 
 
-def _explained(found: Fit, subject: Subject, failing: list[ClauseResult], options: Options) -> tuple[str, ...]:
-    """The failing clauses the bug's model fails too: on the implementation's own counterexample, or
+def _explained(model_impl: Model | Regrouped, subject: Subject, failing: list[ClauseResult],
+               options: Options) -> tuple[str, ...]:
+    """The failing clauses a model fails too: on the implementation's own counterexample, or
     with the run's seed and number of examples (a failure at rounding level depends on the draws)."""
-    model = _model_subject(subject, found)
+    model = _model_subject(subject, model_impl)
     quick = Options(max_examples=options.max_examples, seed=options.seed, shrink=False, timeout=options.timeout)
 
     def fails(result: ClauseResult) -> bool:
@@ -133,10 +136,14 @@ def _diagnose(subject: Subject, results: list[ClauseResult], options: Options) -
 
     ran = run_clause(failing[0].clause, subject, options, replay=[], check=probe)
     note = "" if ran.status is Status.PASS else f"the probes ended with {ran.status}: {ran.message[:200]}"
-    causes = []
-    for found in fits:
-        clauses = _explained(found, subject, failing, options)
-        causes.append(RootCause(found.bug, EXPLANATIONS[found.bug], found.evidence, clauses))
+    explains = {id(found): _explained(found.model, subject, failing, options) for found in fits}
+    # A clause the profile's correct model fails too (a SHOULD on input it does not validate, say) is
+    # no bug's doing: the models share that step, not the bug.
+    candidates = {r.clause.id for r in failing if any(r.clause.id in ids for ids in explains.values())}
+    correct = Model(subject.profile, fixed_eps=subject.declaration.fixed_eps)
+    shared = set(_explained(correct, subject, [r for r in failing if r.clause.id in candidates], options))
+    causes = [RootCause(found.bug, EXPLANATIONS[found.bug], found.evidence,
+                        tuple(c for c in explains[id(found)] if c not in shared)) for found in fits]
     order = list(BugId)
     causes.sort(key=lambda c: (-len(c.clauses), order.index(c.id)))
     explained = {c for cause in causes for c in cause.clauses}

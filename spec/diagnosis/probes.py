@@ -202,14 +202,15 @@ def _observer(target: Target) -> Callable[[Probe], Any]:
 
 def fit(target: Target) -> list[Fit]:
     """Every known bug that fits the implementation, in :data:`CANDIDATES` order (one per bug id)."""
-    correct = Model(target.profile)
+    # a declared fixed eps is a convention, not a bug: the correct model computes with it too
+    correct = Model(target.profile, fixed_eps=target.subject.declaration.fixed_eps)
     observed = _observer(target)
     found: dict[BugId, Fit] = {}
     eps = target.subject.fixed_eps  # declared, else detected (bnspec.spec.eps)
-    if eps is not None:
-        how = "declares" if target.subject.declaration.fixed_eps is not None else "behaves as if given"
+    if eps is not None and target.subject.declaration.fixed_eps is None:
         found[BugId.EPS_IGNORED] = Fit(BugId.EPS_IGNORED, replace(correct, fixed_eps=eps),
-                                       f"forward ignores the eps passed: it {how} fixed_eps = {eps:.3g}", "forward")
+                                       f"forward ignores the eps passed: it behaves as if given fixed_eps = "
+                                       f"{eps:.3g}", "forward")
     for candidate in CANDIDATES:
         if candidate.bug in found:
             continue
