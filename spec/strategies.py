@@ -366,7 +366,7 @@ LARGE_M, LARGE_N = 4096, 512
 #: At most this many elements in a large example: the float64 reference checks them in about a
 #: millisecond; properties that compute the exact oracle (pure Python, ~35 us an element) pass
 #: ``max_elements=ORACLE_ELEMENTS``.
-LARGE_ELEMENTS, ORACLE_ELEMENTS = 2**14, 2**12
+LARGE_ELEMENTS, ORACLE_ELEMENTS = 2**14, 2**11
 #: The sizes a layer is drawn at: small (the default, and where shrinking goes) or large.
 SIZES = ("small",) * 7 + ("large",)
 
