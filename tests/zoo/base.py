@@ -22,6 +22,20 @@ DEFAULT_EPS = 1e-5
 EXAMPLES = 1
 
 
+def refuse_bad_arguments(z, gamma, beta, eps, units_axis: int) -> None:
+    """Raise ValueError on the arguments forward must refuse (the SHOULDs BN-INPUT-1 to -3): eps <= 0
+    (or NaN), z not 2-D, a gamma or beta whose entries are not one per unit (broadcasting would make a
+    result up).  A NaN or an infinity in z is let through: it propagates to its unit (BN-INPUT-4)."""
+    if np.ndim(z) != 2:
+        raise ValueError(f"z must be 2-D, got shape {np.shape(z)}")
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps!r}")
+    n = np.shape(z)[units_axis]
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if np.size(p) != n:
+            raise ValueError(f"{name} must have one entry per unit ({n}), got shape {np.shape(p)}")
+
+
 class CorrectBN:
     """A correct, from-scratch batch norm in the lecture's layout."""
 
@@ -81,6 +95,7 @@ class CorrectBN:
 
     def forward(self, z, gamma, beta, eps=DEFAULT_EPS):
         """Training-mode batch norm with this mini-batch's statistics."""
+        refuse_bad_arguments(z, gamma, beta, eps, units_axis=0)
         work = self.work_dtype(z.dtype)
         x = self.working(z, work)
         mu, var = self.train_statistics(x)
@@ -150,6 +165,8 @@ class CorrectBN:
 
     def update_running(self, running_mean, running_var, z, momentum):
         """One exponentially weighted step of the running mean and variance."""
+        if z.shape[EXAMPLES] == 0:  # no example, no statistic: left unchanged (BN-EMPTY-3), never NaN
+            return running_mean.copy(), running_var.copy()
         work = self.work_dtype(z.dtype)
         x = self.working(z, work)
         new_mean = self.ewa(self.working(running_mean, work), self.mean(x), momentum)
@@ -203,19 +220,25 @@ def load_learner() -> ModuleType:
 
 
 class BatchFirstLearnerBN:
-    """The learner's correct numpy batch norm, in the batch_first layout (m x n)."""
+    """The learner's correct numpy batch norm, in the batch_first layout (m x n).
+
+    The wrapper adds what the learner's example leaves out, the SHOULD edge cases: the refusals of
+    :func:`refuse_bad_arguments` and the running statistics left unchanged by an empty mini-batch."""
 
     layout = "batch_first"
     profile = "lecture"
     dtypes = ("float64", "float32", "float16", "bfloat16")  # the learner widens both to float32 (_work)
 
     def forward(self, z, gamma, beta, eps=DEFAULT_EPS):
+        refuse_bad_arguments(z, gamma, beta, eps, units_axis=1)
         return load_learner().forward(z, gamma, beta, eps)
 
     def backward(self, z, gamma, beta, eps, grad):
         return load_learner().backward(z, gamma, beta, eps, grad)
 
     def update_running(self, running_mean, running_var, z, momentum):
+        if z.shape[0] == 0:  # batch_first: m is axis 0 (BN-EMPTY-3)
+            return running_mean.copy(), running_var.copy()
         return load_learner().update_running(running_mean, running_var, z, momentum)
 
     def forward_eval(self, z, gamma, beta, running_mean, running_var, eps=DEFAULT_EPS):

@@ -1,12 +1,12 @@
 """Faults of low-precision arithmetic: they pass every float64 clause and break the
-float32, float16, bfloat16 and negative-variance clauses (BN-F32-1, BN-F16-*, BN-BF16-1,
-BN-VAR-1)."""
+float32, float16, bfloat16 and negative-variance clauses (BN-F32-*, BN-F16-*, BN-BF16-*,
+BN-VAR-*), forward's or backward's."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import CorrectBN
+from .base import DEFAULT_EPS, EXAMPLES, CorrectBN
 
 
 class LowPrecisionOnePassBN(CorrectBN):
@@ -26,6 +26,22 @@ class Float16AccumulationBN(CorrectBN):
 
     def work_dtype(self, dtype):
         return np.dtype(dtype)
+
+
+class Float16GradientSumsBN(CorrectBN):
+    """forward widens float16 and bfloat16 to float32, as it should, but backward keeps them in their
+    own dtype, its sums too: for m values near 300 the float16 sum of z overflows 65504 to inf and the
+    gradients are NaN, and every sum loses m u of its digits.  A forward-only check cannot see it."""
+
+    def work_dtype(self, dtype):
+        return np.dtype(dtype)  # no widening (forward widens its inputs itself)
+
+    def mean(self, z):
+        return self.reduce_examples(z) / z.shape[EXAMPLES]  # a sum in z's dtype: np.mean widens float16
+
+    def forward(self, z, gamma, beta, eps=DEFAULT_EPS):
+        wide = np.promote_types(z.dtype, np.float32)
+        return super().forward(z.astype(wide), gamma.astype(wide), beta.astype(wide), eps).astype(z.dtype)
 
 
 class BFloat16AccumulationBN(CorrectBN):

@@ -91,6 +91,14 @@ class RunningStatsInTrainingBN(CorrectBN):
         return self._running[0].astype(z.dtype), self._running[1].astype(z.dtype)
 
 
+class LastExampleDroppedBN(CorrectBN):
+    """Statistics over z[:, :-1]: an off-by-one in a hand-written loop or slice leaves the last example out,
+    so the output depends on the examples' order."""
+
+    def statistics(self, z):
+        return super().statistics(z[:, :-1])
+
+
 class FrozenFirstBatchStatsBN(CorrectBN):
     """Statistics of the first mini-batch of a shape reused on later calls: a stateful cache
     (or a traced graph that captured them as constants) leaking across batches."""

@@ -22,10 +22,15 @@ class EvalPerUnitOutputBN(CorrectBN):
 
 
 class AlwaysFloat64BN(CorrectBN):
-    """Returns float64 whatever the input dtype (a float32 model silently promoted)."""
+    """Returns float64 whatever the input dtype, from forward and backward (a float32 model silently
+    promoted)."""
 
     def forward(self, z, gamma, beta, eps=1e-5):
         return super().forward(z.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64), eps)
+
+    def backward(self, z, gamma, beta, eps, grad):
+        return super().backward(z.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64), eps,
+                                grad.astype(np.float64))
 
 
 class NondeterministicBN(CorrectBN):

@@ -26,6 +26,7 @@ FAULTY: list[type] = [
     fwd.SwappedGammaBetaBN,
     fwd.RunningStatsInTrainingBN,
     fwd.FrozenFirstBatchStatsBN,
+    fwd.LastExampleDroppedBN,
     fwd.Float32ArithmeticBN,
     fwd.InPlaceCenteringBN,
     fwd.NoEpsBN,
@@ -51,6 +52,7 @@ FAULTY: list[type] = [
     # low precision
     dty.LowPrecisionOnePassBN,
     dty.Float16AccumulationBN,
+    dty.Float16GradientSumsBN,
     dty.BFloat16AccumulationBN,
     dty.UnclampedOnePassBN,
     # the protocol's contract
