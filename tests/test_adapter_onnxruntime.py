@@ -33,3 +33,16 @@ def test_training_output_ignores_the_running_statistics():
     y1 = session.run(None, {**feeds, "input_mean": np.zeros(2), "input_var": np.ones(2)})[0]
     y2 = session.run(None, {**feeds, "input_mean": np.full(2, 3.0), "input_var": np.full(2, 7.0)})[0]
     assert np.array_equal(y1, y2)
+
+
+def test_nchw_statistics_are_taken_over_n_and_every_spatial_position():
+    """X (N, C, H, W): the output and the running statistics (biased, as the onnx profile says) come from
+    the mean and variance over N, H and W."""
+    bn = onnxruntime_bn.OnnxRuntimeBN()
+    z = np.random.default_rng(2).normal(2.0, 3.0, size=(2, 3, 2, 3))
+    mu, var = z.mean(axis=(0, 2, 3)), z.var(axis=(0, 2, 3))
+    out = bn.forward(z, np.ones(3), np.zeros(3), 2.0**-10)  # a float32 eps: the attribute is FLOAT
+    assert np.allclose(out, (z - mu[:, None, None]) / np.sqrt(var[:, None, None] + 2.0**-10), rtol=0, atol=1e-13)
+    new_mean, new_var = bn.update_running(np.zeros(3), np.ones(3), z, 0.5)
+    assert np.allclose(new_mean, 0.5 * mu, rtol=1e-14, atol=1e-15)
+    assert np.allclose(new_var, 0.5 + 0.5 * var, rtol=1e-14)

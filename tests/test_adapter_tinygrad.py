@@ -29,3 +29,12 @@ def test_replayed_calls_see_their_new_inputs():
         gamma, beta, eps = rng.normal(size=3), rng.normal(size=3), float(10 ** rng.uniform(-5, 0))
         want = gamma * (z - z.mean(axis=0)) / np.sqrt(z.var(axis=0) + eps) + beta
         assert np.allclose(bn.forward(z, gamma, beta, eps), want, rtol=1e-13, atol=1e-13), k
+
+
+def test_nchw_statistics_are_taken_over_n_and_every_spatial_position():
+    """z (N, C, H, W): the running variance's Bessel factor numel / (numel - C) is m / (m - 1) with
+    m = N * H * W, the unbiased variance the profile says."""
+    z = np.random.default_rng(1).normal(2.0, 3.0, size=(2, 3, 2, 3))
+    mean, var = tinygrad_bn.TinygradBN().update_running(np.zeros(3), np.ones(3), z, 0.5)
+    assert np.allclose(mean, 0.5 * z.mean(axis=(0, 2, 3)), rtol=1e-14, atol=1e-15)
+    assert np.allclose(var, 0.5 + 0.5 * z.var(axis=(0, 2, 3), ddof=1), rtol=1e-14)

@@ -14,12 +14,27 @@ Every function builds an ``mlx.nn.BatchNorm(n, eps=..., momentum=...)`` (default
 - ``forward_eval``: the module after ``module.eval()``, which normalizes with its
   running statistics.
 
-MLX's BatchNorm is N x C (features last): ``z`` is m x n and the per-unit arrays
-are 1-D of length n (``layout = "batch_first"``).  Arrays are made with
-``mlx.core.array(value, dtype=...)``: float64 stays float64 (MLX computes float64
-on its CPU device, the only device of the Linux ``mlx[cpu]`` wheel) and float32
-stays float32; the per-unit arrays are given z's dtype.  MLX is lazy: converting
-a result with ``numpy.array`` evaluates it and copies it.
+MLX's BatchNorm is channels last: "The input shape is specified as ``NC`` or
+``NLC`` [...] For four-dimensional arrays, the shape is ``NHWC``", and its
+``__call__`` raises ValueError for fewer than 2 or more than 4 dims; the
+statistics are taken over ``tuple(range(0, x.ndim - 1))``
+(mlx/nn/layers/normalization.py).  Hence ``layout = "channels_last"`` with
+spatial ranks 0 to 2: ``z`` is ``(N, C)``, ``(N, L, C)`` or ``(N, H, W, C)`` and
+the per-channel arrays are ``(C,)``.  Arrays are made with
+``mlx.core.array(np.ascontiguousarray(value), dtype=...)`` (MLX 0.32 reads a
+non-contiguous numpy array right, but a C-contiguous copy does not depend on
+it): float64 stays float64 (MLX computes float64 on its CPU device, the only
+device of the Linux ``mlx[cpu]`` wheel) and float32 stays float32; the per-unit
+arrays are given z's dtype.  An empty array (m = 0) is made with
+``mx.zeros(shape, dtype)`` instead -- it has no values to copy: in MLX 0.32.4
+(CPU) a reduction over an empty axis of ``mx.array(np.zeros((0, 3)))`` now and
+then never finishes (its stream thread spins in ``reduction_op``'s ``nd_loop``:
+30 ``mx.var(x, axis=(0,))`` hung in 4 of 6 runs, float64 and float32), where
+the same reductions of ``mx.zeros((0, 3))`` finished in all 6, so that
+BN-EMPTY-1 to -3 judge MLX's BatchNorm instead of hanging the run.  MLX is
+lazy: converting a result with ``numpy.array`` evaluates it and copies it.  MLX
+compiles nothing per shape (no ``mx.compile`` here): every shape the runner
+draws reaches it as drawn.
 
 Install on Linux with ``pip install "mlx[cpu]"``: the bare ``mlx`` wheel imports
 ``mlx.core`` against a ``libmlx.so`` that only the ``mlx-cpu`` (or ``mlx-cuda``)
@@ -39,32 +54,46 @@ FORWARD_RUNNING_MEAN = 3.0
 FORWARD_RUNNING_VAR = 7.0
 _DTYPES = {np.dtype(np.float64): mx.float64, np.dtype(np.float32): mx.float32}
 
-#: Clauses MLX fails under the ``mlx`` profile, and why: none.
-FINDINGS: dict[str, str] = {}
+#: Clauses MLX fails under the ``mlx`` profile, and why: one SHOULD on an edge case (the evidence:
+#: ``bnspec check mlx``, seed 0, 40 examples, channels_last z).
+FINDINGS: dict[str, str] = {
+    "BN-EMPTY-3": "update_running with m = 0 returns running_mean [nan] for [0.] (and a NaN variance): "
+                  "mlx.nn.BatchNorm refuses a batch of one value per channel (stats_size == 1) but not of none, "
+                  "and updates (1 - momentum) * running_mean + momentum * mean with mx.mean over no element, "
+                  "0/0 = NaN, where PyTorch leaves the running statistics unchanged.",
+}
+
+
+def _array(value: np.ndarray, dtype: Any) -> Any:
+    """``value`` as an MLX array of ``dtype``, from a C-contiguous copy; an empty one (m = 0) made by
+    ``mx.zeros`` of its shape (see the module's docstring)."""
+    if value.size == 0:
+        return mx.zeros(value.shape, dtype=dtype)
+    return mx.array(np.ascontiguousarray(value), dtype=dtype)
 
 
 def _arrays(z: Any, per_unit: list[Any], tail: list[Any] | None = None) -> tuple[Any, list[Any], list[Any]]:
-    """z, the per-unit arrays and any m x n arrays as MLX arrays of z's dtype."""
+    """z (N, *S, C), the per-channel arrays (C,) and any arrays of z's shape as MLX arrays of z's dtype."""
     z = np.asarray(z)
-    if z.ndim != 2:
-        raise ValueError(f"z: expected an m x n matrix, got shape {z.shape}")
+    if z.ndim < 1:  # a z of another rank reaches mlx.nn.BatchNorm, which refuses all but 2 to 4 dims
+        raise ValueError(f"z: expected (N, *S, C), got shape {z.shape}")
     if z.dtype not in _DTYPES:
         raise TypeError(f"z: dtype {z.dtype} is not supported (float64 or float32)")
     dtype = _DTYPES[z.dtype]
-    m, n = z.shape
+    n = z.shape[-1]
     units = []
     for value in per_unit:
         value = np.asarray(value)
         if value.shape != (n,):
-            raise ValueError(f"per-unit array: expected shape ({n},), got {value.shape}")
-        units.append(mx.array(value, dtype=dtype))
+            raise ValueError(f"per-channel array: expected shape ({n},), got {value.shape}")
+        units.append(_array(value, dtype))
     matrices = []
     for value in tail or []:
         value = np.asarray(value)
-        if value.shape != (m, n):
-            raise ValueError(f"grad: expected shape {(m, n)}, got {value.shape}")
-        matrices.append(mx.array(value, dtype=dtype))
-    return mx.array(z, dtype=dtype), units, matrices
+        if value.shape != z.shape:
+            raise ValueError(f"grad: expected shape {z.shape}, got {value.shape}")
+        matrices.append(_array(value, dtype))
+    return _array(z, dtype), units, matrices
 
 
 def _numpy(*arrays: Any) -> tuple[np.ndarray, ...]:
@@ -82,12 +111,14 @@ def _training_module(n: int, eps: float, dtype: Any) -> nn.BatchNorm:
 class MlxBN:
     """The protocol on mlx.nn.BatchNorm (no-argument constructor)."""
 
-    layout = "batch_first"
+    layout = "channels_last"
+    #: mlx.nn.BatchNorm takes 2 to 4 dims: (N, C), (N, L, C), (N, H, W, C).
+    spatial_dims = (0, 1, 2)
     profile = "mlx"
 
     def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
         x, (weight, bias), _ = _arrays(z, [gamma, beta])
-        bn = _training_module(x.shape[1], eps, x.dtype)
+        bn = _training_module(x.shape[-1], eps, x.dtype)
         bn.weight, bn.bias = weight, bias
         (out,) = _numpy(bn(x))
         return out
@@ -96,7 +127,7 @@ class MlxBN:
         self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, grad: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x, (weight, bias), (upstream,) = _arrays(z, [gamma, beta], [grad])
-        bn = _training_module(x.shape[1], eps, x.dtype)
+        bn = _training_module(x.shape[-1], eps, x.dtype)
 
         def objective(x: Any, weight: Any, bias: Any) -> Any:
             bn.weight, bn.bias = weight, bias
@@ -109,7 +140,7 @@ class MlxBN:
         self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, momentum: float
     ) -> tuple[np.ndarray, np.ndarray]:
         x, (mean, var), _ = _arrays(z, [running_mean, running_var])
-        bn = nn.BatchNorm(x.shape[1], momentum=momentum)
+        bn = nn.BatchNorm(x.shape[-1], momentum=momentum)
         bn.running_mean, bn.running_var = mean, var
         bn.train()
         bn(x)
@@ -119,7 +150,7 @@ class MlxBN:
     def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
                      running_var: np.ndarray, eps: float) -> np.ndarray:
         x, (weight, bias, mean, var), _ = _arrays(z, [gamma, beta, running_mean, running_var])
-        bn = nn.BatchNorm(x.shape[1], eps=eps)
+        bn = nn.BatchNorm(x.shape[-1], eps=eps)
         bn.weight, bn.bias, bn.running_mean, bn.running_var = weight, bias, mean, var
         bn.eval()
         (out,) = _numpy(bn(x))

@@ -13,8 +13,14 @@ Each call runs a one-node ONNX model, built with ``onnx.helper.make_node``,
 - ``forward_eval``: ``training_mode=0`` (inference with input_mean, input_var).
 - ``backward``: none -- ONNX has no gradients, so its clauses are "not applicable".
 
-ONNX is N x C: ``z`` is m x n and the per-unit arrays are 1-D of length n
-(``layout = "batch_first"``).  float64 runs as ``tensor(double)``, float32 as
+ONNX is channels first: the operator's X is ``(N x C x D1 x D2 ... Dn)`` (the
+BatchNormalization schema, ``onnx.defs.get_schema('BatchNormalization', 15)``), and
+ONNX Runtime's CPU kernel takes any number of spatial dims (0 to 5 checked with
+ONNX Runtime 1.32, training and inference mode), so ``layout = "channels_first"``
+with spatial ranks 0 to 3: ``z`` is ``(N, C, *S)`` (``(N, C)``,
+``(N, C, L)``, ``(N, C, H, W)``, ``(N, C, D, H, W)``) and the per-channel arrays
+are ``(C,)``.  z is fed as a fresh C-contiguous copy (``np.array(z, order="C")``),
+whatever memory order it comes in.  float64 runs as ``tensor(double)``, float32 as
 ``tensor(float)``; the per-unit arrays are given z's type.  Sessions are cached
 per (mode, shape, dtype, eps, momentum) in a bounded LRU: creating one costs a
 millisecond or more, running it tens of microseconds.
@@ -49,14 +55,26 @@ MAX_SESSIONS = 256
 
 _TENSOR_TYPES = {np.dtype(np.float64): TensorProto.DOUBLE, np.dtype(np.float32): TensorProto.FLOAT}
 
-#: Clauses ONNX Runtime fails under the ``onnx`` profile, and why: none.
-FINDINGS: dict[str, str] = {}
+#: Clauses ONNX Runtime fails under the ``onnx`` profile, and why: two SHOULDs on edge cases (the evidence:
+#: ``bnspec check onnxruntime``, seed 0, 40 examples, channels_first z).
+FINDINGS: dict[str, str] = {
+    "BN-EMPTY-3": "update_running with m = 0 (X of shape (0, C, 1, 1)) returns running_mean [nan] for [0.] (and a "
+                  "NaN variance): ONNX Runtime's training-mode BatchNormalization takes the mean and variance of "
+                  "no example, 0/0 = NaN, into input_mean * momentum + mean * (1 - momentum), where PyTorch leaves "
+                  "the running statistics unchanged.",
+    "BN-INPUT-1": "forward with eps = 0 returns a result, and so does a negative eps (z = [[1.1], [-1.1]], "
+                  "eps = -1e-3: 1.0004135 = 1.1 / sqrt(1.21 - 0.001)): the BatchNormalization schema puts no bound "
+                  "on its epsilon attribute (onnx.checker accepts 0 and -1e-3) and ONNX Runtime computes "
+                  "sqrt(var + epsilon) with it as given.",
+}
 
 
 class OnnxRuntimeBN:
     """The protocol on ONNX Runtime's BatchNormalization (no-argument constructor)."""
 
-    layout = "batch_first"
+    layout = "channels_first"
+    #: ONNX Runtime's BatchNormalization takes (N, C, D1, ..., Dn) for any n: bnspec draws 0 to 3.
+    spatial_dims = (0, 1, 2, 3)
     profile = "onnx"
 
     def __init__(self) -> None:
@@ -65,14 +83,14 @@ class OnnxRuntimeBN:
     # -- models and sessions ---------------------------------------------------
 
     @staticmethod
-    def _model(shape: tuple[int, int], dtype: np.dtype, eps: float, momentum: float | None) -> onnx.ModelProto:
-        """One BatchNormalization node; ``momentum is None`` means inference mode."""
-        m, n = shape
+    def _model(shape: tuple[int, ...], dtype: np.dtype, eps: float, momentum: float | None) -> onnx.ModelProto:
+        """One BatchNormalization node for X of ``shape`` (N, C, *S); ``momentum is None`` means inference mode."""
+        n = shape[1]
         elem = _TENSOR_TYPES[dtype]
-        inputs = [helper.make_tensor_value_info("X", elem, [m, n])] + [
+        inputs = [helper.make_tensor_value_info("X", elem, list(shape))] + [
             helper.make_tensor_value_info(name, elem, [n]) for name in ("scale", "B", "input_mean", "input_var")
         ]
-        outputs = [helper.make_tensor_value_info("Y", elem, [m, n])]
+        outputs = [helper.make_tensor_value_info("Y", elem, list(shape))]
         attributes: dict[str, Any] = {"epsilon": eps}
         if momentum is not None:
             outputs += [helper.make_tensor_value_info(name, elem, [n]) for name in ("running_mean", "running_var")]
@@ -86,7 +104,7 @@ class OnnxRuntimeBN:
         return model
 
     def _session(
-        self, shape: tuple[int, int], dtype: np.dtype, eps: float, momentum: float | None
+        self, shape: tuple[int, ...], dtype: np.dtype, eps: float, momentum: float | None
     ) -> onnxruntime.InferenceSession:
         key = (shape, dtype.str, float(eps), None if momentum is None else float(momentum))
         session = self._sessions.get(key)
@@ -114,8 +132,8 @@ class OnnxRuntimeBN:
         momentum: float | None,
     ) -> list[np.ndarray]:
         z = np.asarray(z)
-        if z.ndim != 2:
-            raise ValueError(f"z: expected an m x n matrix, got shape {z.shape}")
+        if z.ndim < 2:  # ONNX Runtime refuses it too (ShapeInferenceError: X is (N, C, ...))
+            raise ValueError(f"z: expected (N, C, *S), got shape {z.shape}")
         if z.dtype not in _TENSOR_TYPES:
             raise TypeError(f"z: dtype {z.dtype} is not supported (float64 -> double, float32 -> float)")
         n = z.shape[1]
@@ -125,13 +143,13 @@ class OnnxRuntimeBN:
             if value.shape != (n,):
                 raise ValueError(f"{name}: expected shape ({n},), got {value.shape}")
             feeds[name] = np.array(value, dtype=z.dtype, copy=True)
-        session = self._session((z.shape[0], n), z.dtype, eps, momentum)
+        session = self._session(z.shape, z.dtype, eps, momentum)
         return [np.asarray(out) for out in session.run(None, feeds)]
 
     # -- the protocol ----------------------------------------------------------
 
     def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
-        n = np.shape(z)[1] if np.ndim(z) == 2 else 0
+        n = np.shape(z)[1] if np.ndim(z) >= 2 else 0
         running = {
             "input_mean": np.full(n, FORWARD_RUNNING_MEAN),
             "input_var": np.full(n, FORWARD_RUNNING_VAR),
@@ -143,7 +161,7 @@ class OnnxRuntimeBN:
     def update_running(
         self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, momentum: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        n = np.shape(z)[1] if np.ndim(z) == 2 else 0
+        n = np.shape(z)[1] if np.ndim(z) >= 2 else 0
         affine = {"scale": np.ones(n), "B": np.zeros(n)}
         # eps is the operator's default: it only touches the ignored Y.
         _, new_mean, new_var = self._run(
