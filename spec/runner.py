@@ -305,6 +305,7 @@ def run_clause(clause: Clause, subject: Subject, options: Options | None = None,
     else:
         def test() -> None:
             examples.run(ReplayDraw(replay))
+    subject.prepare()
     report = io.StringIO()
     start = time.perf_counter()
     expired: threading.Event | None = None

@@ -29,6 +29,7 @@ from . import profiles, protocol
 from .clauses import Kind
 from .errors import Finding, ImplementationRaised, Interruption, TargetError, UserInterrupt
 from .layouts import Arrangement, Memory
+from .process.proxy import ProcessImpl
 from .protocol import FUNCTIONS, Declaration, Layout, Role
 
 __all__ = ["Call", "Subject", "Target", "TargetError", "load", "resolve", "wrap"]
@@ -52,6 +53,12 @@ class Subject:
     def dtypes(self) -> tuple[str, ...]:
         """The floating dtypes the implementation declares it accepts (default float64, float32)."""
         return self.declaration.dtypes
+
+    def prepare(self) -> None:
+        """Before a clause's time limit starts: bring a process-backed implementation's process up
+        again if a crash or a timeout ended it (its start-up is not the next clause's work)."""
+        if isinstance(self.impl, ProcessImpl):
+            self.impl.prepare()
 
     def has(self, need: str) -> bool:
         """Whether the implementation has the protocol function ``need``, or (``"dtype:NAME"``)

@@ -13,9 +13,11 @@ any implementation.  Two constructors, used by the run session:
 Robustness: the process runs in its own process group (``start_new_session``)
 with its stderr in a temporary file, whose new text is echoed into
 ``sys.stdout`` after each call (the runner captures it into the clause's
-output).  Each call and the handshake wait at most ``call_timeout`` seconds
-(``--timeout``, else :data:`DEFAULT_CALL_TIMEOUT`: with ``--timeout`` a call past
-it is the clause's timeout, without it a crash); a reply longer than
+output).  Each call waits at most ``call_timeout`` seconds (``--timeout``, else
+:data:`DEFAULT_CALL_TIMEOUT`: with ``--timeout`` a call past it is the clause's
+timeout, without it a crash), the handshake at least :data:`DEFAULT_CALL_TIMEOUT`
+(loading the target is no clause's work: :meth:`ProcessImpl.prepare` starts a
+discarded process again before the next clause's time limit starts); a reply longer than
 :data:`~bnspec.spec.process.protocol.MAX_LINE` is refused unread.  A process that dies or hangs during a call
 raises :class:`~bnspec.spec.errors.ImplementationCrashed` (its exit status or
 signal and the end of its stderr), a broken reply
@@ -50,7 +52,7 @@ from .protocol import ImplementationError
 
 __all__ = ["DEFAULT_CALL_TIMEOUT", "Child", "ImplementationError", "ProcessImpl"]
 
-#: seconds a call (or the handshake) may take when no --timeout is given.
+#: seconds a call may take when no --timeout is given, and the handshake at least.
 DEFAULT_CALL_TIMEOUT = 30.0
 #: seconds a process may take to exit once its stdin is closed, before its group is killed.
 GRACE = 2.0
@@ -274,7 +276,7 @@ class ProcessImpl:
         child = Child(self.argv, self.env)
         self._child = child
         try:
-            reply = child.exchange(protocol.handshake_request(), self.call_timeout)
+            reply = child.exchange(protocol.handshake_request(), max(self.call_timeout, DEFAULT_CALL_TIMEOUT))
             declared = protocol.read_handshake(reply)
         except (ImplementationCrashed, ProtocolBreach, TargetError) as error:
             reason = f"{error}{child.last_line()}"
@@ -290,6 +292,16 @@ class ProcessImpl:
         if self._child is not None:
             self._child.close(grace=0.0)
             self._child = None
+
+    def prepare(self) -> None:
+        """Start a new process now if the last one was discarded (after a crash or a timeout), so that
+        its start-up is not charged to the next call's time limit.  A start that fails here is left to
+        that call, which tries again and reports it."""
+        if self._child is None:
+            try:
+                self._ready("starting the process again")
+            except ImplementationCrashed:
+                pass
 
     def _ready(self, what: str) -> Child:
         """The running process; a new one (with its handshake) if the last one was discarded."""
