@@ -253,6 +253,20 @@ CASES: dict[str, Case] = {
         batchnorm.forward_eval,
         {"z": arr("rows"), **_column_args("gamma", "beta", "running_mean"), "eps": fixed(POSITIVE),
          "running_var": lambda v, kw: [*bad_arrays(kw["running_var"], "both", v.index), -kw["running_var"] - 1]}),
+    "batchnorm.backward_eval": Case(
+        lambda v: {**_layer(v), "running_mean": v.matrix(v.n, 1), "running_var": np.abs(v.matrix(v.n, 1)),
+                   "grad": v.matrix(v.n, v.m)},
+        batchnorm.backward_eval,
+        {"z": arr("rows"), **_column_args("gamma", "beta", "running_mean", "grad"), "eps": fixed(POSITIVE),
+         "running_var": lambda v, kw: [*bad_arrays(kw["running_var"], "both", v.index), -kw["running_var"] - 1]}),
+    "batchnorm.update_cumulative": Case(
+        lambda v: {"running_mean": v.matrix(v.n, 1), "running_var": np.abs(v.matrix(v.n, 1)),
+                   "z": v.matrix(v.n, v.m), "num_batches": 3},
+        batchnorm.update_cumulative,
+        # a float of an integer value is a count (the process protocol carries every scalar as a float)
+        {"z": arr("rows"), **_column_args("running_mean"),
+         "num_batches": fixed([-1, -3, 2.5, np.nan, np.inf, "2", None, True, [2]]),
+         "running_var": lambda v, kw: [*bad_arrays(kw["running_var"], "both", v.index), -kw["running_var"] - 1]}),
     "batchnorm.fold_into_dense": Case(
         lambda v: {"W": v.matrix(v.n, v.k), "gamma": v.matrix(v.n, 1), "beta": v.matrix(v.n, 1),
                    "running_mean": v.matrix(v.n, 1), "running_var": np.abs(v.matrix(v.n, 1)), "eps": 1e-5},

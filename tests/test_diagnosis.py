@@ -65,6 +65,11 @@ VARIANTS: dict[str, tuple[BugId, list[tuple[str, str]]]] = {
 }
 
 
+#: The bugs that return NaN on ordinary inputs: E[z^2] - mu^2 goes negative on a unit far from 0 (a large draw
+#: holds such units), and its square root is NaN in whichever clause draws it.
+RETURNS_NAN = {"one-pass variance"}
+
+
 def _variant(tmp_path: Path, changes: list[tuple[str, str]]) -> Path:
     source = LEARNER
     for old, new in changes:
@@ -85,20 +90,35 @@ def _check(path: Path, tmp_path: Path, *extra: str) -> dict:
     return document
 
 
+@pytest.fixture(scope="module")
+def unchanged_failures(tmp_path_factory) -> set[str]:
+    """The SHOULDs the learner's code itself fails (it validates no input), which no one change causes."""
+    tmp_path = tmp_path_factory.mktemp("learner")
+    report = tmp_path / "r.json"
+    done = subprocess.run([sys.executable, "-m", "bnspec.spec.cli", "check", str(ROOT / "examples" / "learner_bn.py"),
+                           "--max-examples", "20", "--json", str(report)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(report.read_text())["results"]
+    failed = {r["id"] for r in results if r["status"] == "FAIL"}
+    assert all(r["level"] == "SHOULD" for r in results if r["id"] in failed)
+    return failed
+
+
 @pytest.mark.parametrize("variant", list(VARIANTS))
-def test_one_bug_is_named_first_and_explains_every_failure(tmp_path, variant):
+def test_one_bug_is_named_first_and_explains_every_failure(tmp_path, variant, unchanged_failures):
     bug, changes = VARIANTS[variant]
     document = _check(_variant(tmp_path, changes), tmp_path)
-    failed = {r["id"] for r in document["results"] if r["status"] == "FAIL"}
+    failed = {r["id"] for r in document["results"] if r["status"] == "FAIL"} - unchanged_failures
     causes = document["root_causes"]
     assert causes and causes[0]["id"] == bug, (failed, causes)
     assert set(causes[0]["clauses"]) == failed, (failed - set(causes[0]["clauses"]), causes)
-    assert not document["unexplained"]
+    assert set(document["unexplained"]) <= unchanged_failures  # the learner's own SHOULDs, which no bug explains
     for result in document["results"]:
-        if result["status"] == "FAIL":
+        if result["id"] in failed:
             assert bug in {d["id"] for d in result["diagnoses"]}
-            # no NaN cascade: a NaN is reported by the clauses about degenerate inputs alone
-            if not result["id"].startswith("BN-DEG"):
+            # no NaN cascade: a NaN is reported by the clauses about degenerate or non-finite inputs alone, but
+            # where the bug itself returns NaN
+            if not result["id"].startswith("BN-DEG") and result["id"] != "BN-INPUT-4" and variant not in RETURNS_NAN:
                 assert not re.search(r"\bnan\b", result["message"]), result["message"]
     # the terminal's failure section opens with the root cause
     first = next(line for line in document["stdout"].splitlines() if line.startswith("root cause"))

@@ -59,7 +59,7 @@ def test_a_saved_failure_replays_and_passes_once_fixed(tmp_path, capsys):
     case = json.loads(path.read_text())
     assert case["format"] == cases.FORMAT and case["clause"] == "BN-NORM-2" and case["target"] == FAULTY
     assert case["profile"] == "lecture" and case["seed"] == 3 and case["status"] == "FAIL"
-    assert [label for label, _ in case["draws"]][:4] == ["arrangement", "n", "m", "z"]
+    assert [label for label, _ in case["draws"]][:5] == ["arrangement", "size", "n", "m", "z"]
     assert case["calls"] and case["calls"][0]["function"] == "forward"
     assert "bnspec replay" in capsys.readouterr().out
     assert main(["replay", str(path)]) == 2  # a file is data: its own target runs only on the user's word
