@@ -38,9 +38,9 @@ def _normalized(z: np.ndarray, eps: float) -> np.ndarray:
 
 
 def test_it_runs_in_a_child_process_on_the_torch_backend(bn):
-    assert bn._process.env["KERAS_BACKEND"] == "torch"  # the child's; this process's Keras is left alone
-    assert bn._process.name == keras_torch_bn.LAYER_TARGET  # the handshake named the child's target
-    assert bn._process.declaration.layout.value == "channels_last"
+    assert bn.env["KERAS_BACKEND"] == "torch"  # the child's; this process's Keras is left alone
+    assert bn.name == keras_torch_bn.LAYER_TARGET  # the handshake named the child's target
+    assert bn.declaration.layout.value == "channels_last" == bn.layout
 
 
 def test_forward_and_backward_are_the_layers_training_mode(bn):

@@ -1,13 +1,9 @@
 """Adapter: Keras 3's ``keras.layers.BatchNormalization`` on the *torch* backend, in a child process.
 
-Keras picks its backend once per process, at its first import (``KERAS_BACKEND``), and the ``keras``
-adapter holds the process to JAX (``keras.config.set_backend`` reloads every Keras module, breaking
-its live layers; ``keras.src.backend.torch`` alone has Keras' torch functions, not its layer).  So
-:class:`KerasTorchBN` runs :class:`KerasTorchLayerBN` in a child process through bnspec's own process
-protocol: :class:`~bnspec.spec.process.proxy.ProcessImpl` starts ``python -m
-bnspec.spec.process.serve bnspec.spec.adapters.keras_torch_bn:KerasTorchLayerBN`` (what ``--isolate``
-runs) with ``KERAS_BACKEND=torch`` and sends it each call, arrays encoded exactly; a crashed child is
-restarted.  Where Keras already runs on torch, ``bnspec check
+Keras picks its backend once per process, at its first import (``KERAS_BACKEND``): :class:`KerasTorchBN`
+runs :class:`KerasTorchLayerBN` in a child process with ``KERAS_BACKEND=torch``
+(:class:`~bnspec.spec.adapters.in_child.ChildProcessBN`, as the ``keras`` adapter runs its layer with
+JAX).  Where Keras already runs on torch, ``bnspec check
 bnspec.spec.adapters.keras_torch_bn:KerasTorchLayerBN`` checks the layer in process.
 
 The layer is mapped as the ``keras`` adapter maps it on JAX, through the same base
@@ -23,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from typing import Any
 
 import numpy as np
@@ -31,6 +26,7 @@ import numpy as np
 from .. import bfloat16
 from ..bfloat16 import is_bfloat16
 from .compiled_layer import CompiledLayerBN
+from .in_child import ChildProcessBN
 
 for _module in ("keras", "torch"):
     if importlib.util.find_spec(_module) is None:
@@ -213,35 +209,9 @@ class KerasTorchLayerBN(CompiledLayerBN):
         return _Layer(n, dtype)
 
 
-class KerasTorchBN:
+class KerasTorchBN(ChildProcessBN):
     """``keras-torch``: :class:`KerasTorchLayerBN` in a child process with ``KERAS_BACKEND=torch``."""
 
-    layout = KerasTorchLayerBN.layout
-    profile = KerasTorchLayerBN.profile
-    dtypes = KerasTorchLayerBN.dtypes
-    spatial_dims = KerasTorchLayerBN.spatial_dims
+    LAYER = LAYER_TARGET
+    ENV = {"KERAS_BACKEND": BACKEND}
     FINDINGS = FINDINGS
-
-    def __init__(self) -> None:
-        from ..process.proxy import ProcessImpl
-
-        argv = [sys.executable, "-m", "bnspec.spec.process.serve", LAYER_TARGET, "--memory-limit", "0"]
-        env = {**os.environ, "KERAS_BACKEND": BACKEND, "PYTHONPATH": os.pathsep.join(sys.path)}
-        self._process = ProcessImpl(argv, f"keras-torch ({LAYER_TARGET} with KERAS_BACKEND={BACKEND})", None, env)
-
-    def forward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> Any:
-        return self._process.call("forward", z, gamma, beta, eps)
-
-    def backward(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, grad: np.ndarray) -> Any:
-        return self._process.call("backward", z, gamma, beta, eps, grad)
-
-    def update_running(self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray,
-                       momentum: float) -> Any:
-        return self._process.call("update_running", running_mean, running_var, z, momentum)
-
-    def forward_eval(self, z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_mean: np.ndarray,
-                     running_var: np.ndarray, eps: float) -> Any:
-        return self._process.call("forward_eval", z, gamma, beta, running_mean, running_var, eps)
-
-    def close(self) -> None:
-        self._process.close()
