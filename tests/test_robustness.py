@@ -53,7 +53,8 @@ ISOLATED = [
     (f"{M}.hog:MemoryHogBN", "BN-SHAPE-1", ["--memory-limit", "200"], "FAIL", "forward raised MemoryError"),
     (f"{M}.exits:InterruptsBN", "BN-SHAPE-1", [], "FAIL",
      "forward raised ImplementationError: KeyboardInterrupt: raised by the implementation"),
-    # 2 s: the next clause's time limit includes starting a new child (numpy's import, on a loaded machine).
+    # the child that hung is killed; the next clause (BN-RUN-1, which passes) gets a new one, started before its
+    # time limit (ProcessImpl.prepare)
     (f"{M}.hangs:HangsBN", "BN-SHAPE-1", ["--timeout", "2"], "error", "timed out after 2 s"),
     # the same verdicts and messages as in process
     *(case for case in IN_PROCESS if "hangs" not in case[0]),
@@ -150,6 +151,8 @@ def test_a_timeout_in_isolation_kills_the_child():
         result = session.run_clause(REGISTRY["BN-SHAPE-1"])
         assert result.status == "error" and "timed out" in result.message
         assert child.popen.poll() is not None and proxy._child is None
+        session.subject.prepare()  # what the runner does before the next clause's time limit starts
+        assert proxy._child is not None and proxy._child.alive() and proxy.restarts == 1
 
 
 def test_a_target_that_cannot_load_in_isolation_is_a_usage_error(capsys):

@@ -64,10 +64,11 @@ _PAPER = re.compile(r"^paper\s+(.*)$")
 
 
 def plain(text: str) -> str:
-    """Plain text as Markdown: no emphasis or code from ``*``, ``_`` or backticks (``__call__`` stays as is)."""
-    for char in "\\*_`":
+    """Plain text as Markdown: no emphasis or code from ``*``, ``_`` or backticks (``__call__`` stays as is),
+    no attribute list from braces (``{float16, float32}`` stays), no link from brackets, no HTML from ``<``."""
+    for char in "\\*_`{}[]":
         text = text.replace(char, "\\" + char)
-    return text
+    return text.replace("<", "&lt;")
 
 
 def statement(clause: Clause, language: str) -> str:

@@ -13,11 +13,13 @@ any implementation.  Two constructors, used by the run session:
 Robustness: the process runs in its own process group (``start_new_session``)
 with its stderr in a temporary file, whose new text is echoed into
 ``sys.stdout`` after each call (the runner captures it into the clause's
-output).  Each call waits at most ``call_timeout`` seconds (``--timeout``, else
-:data:`DEFAULT_CALL_TIMEOUT`: with ``--timeout`` a call past it is the clause's
-timeout, without it a crash), the handshake at least :data:`DEFAULT_CALL_TIMEOUT`
-(loading the target is no clause's work: :meth:`ProcessImpl.prepare` starts a
-discarded process again before the next clause's time limit starts); a reply longer than
+output).  Each call and the handshake wait at most ``call_timeout`` seconds
+(``--timeout``, else :data:`DEFAULT_CALL_TIMEOUT`: with ``--timeout`` a call past
+it is the clause's timeout, without it a crash); a process discarded after a
+call is started again by :meth:`ProcessImpl.prepare` before the next clause's
+time limit starts, its handshake given at least :data:`DEFAULT_CALL_TIMEOUT` (the
+target loaded once within the limit; loading it again on a loaded machine is no
+clause's work); a reply longer than
 :data:`~bnspec.spec.process.protocol.MAX_LINE` is refused unread.  A process that dies or hangs during a call
 raises :class:`~bnspec.spec.errors.ImplementationCrashed` (its exit status or
 signal and the end of its stderr), a broken reply
@@ -52,7 +54,7 @@ from .protocol import ImplementationError
 
 __all__ = ["DEFAULT_CALL_TIMEOUT", "Child", "ImplementationError", "ProcessImpl"]
 
-#: seconds a call may take when no --timeout is given, and the handshake at least.
+#: seconds a call (or the handshake) may take when no --timeout is given.
 DEFAULT_CALL_TIMEOUT = 30.0
 #: seconds a process may take to exit once its stdin is closed, before its group is killed.
 GRACE = 2.0
@@ -271,12 +273,13 @@ class ProcessImpl:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _start(self) -> tuple[Declaration, str]:
-        """A new process and its handshake; TargetError (with the end of its stderr) if it fails."""
+    def _start(self, limit: float | None = None) -> tuple[Declaration, str]:
+        """A new process and its handshake within ``limit`` seconds (default the call limit); TargetError
+        (with the end of its stderr) if it fails."""
         child = Child(self.argv, self.env)
         self._child = child
         try:
-            reply = child.exchange(protocol.handshake_request(), max(self.call_timeout, DEFAULT_CALL_TIMEOUT))
+            reply = child.exchange(protocol.handshake_request(), limit or self.call_timeout)
             declared = protocol.read_handshake(reply)
         except (ImplementationCrashed, ProtocolBreach, TargetError) as error:
             reason = f"{error}{child.last_line()}"
@@ -295,15 +298,16 @@ class ProcessImpl:
 
     def prepare(self) -> None:
         """Start a new process now if the last one was discarded (after a crash or a timeout), so that
-        its start-up is not charged to the next call's time limit.  A start that fails here is left to
-        that call, which tries again and reports it."""
+        its start-up is not charged to the next call's time limit; its handshake may take the default
+        call limit, or the call limit if longer.  A start that fails here is left to that call, which
+        tries again within its own limit and reports it."""
         if self._child is None:
             try:
-                self._ready("starting the process again")
+                self._ready("starting the process again", max(self.call_timeout, DEFAULT_CALL_TIMEOUT))
             except ImplementationCrashed:
                 pass
 
-    def _ready(self, what: str) -> Child:
+    def _ready(self, what: str, limit: float | None = None) -> Child:
         """The running process; a new one (with its handshake) if the last one was discarded."""
         if self._child is not None and not self._child.alive():
             child = self._child
@@ -315,7 +319,7 @@ class ProcessImpl:
         if self._child is None:
             self.restarts += 1
             try:
-                declared = self._start()
+                declared = self._start(limit)
             except (OSError, TargetError) as error:
                 raise ImplementationCrashed(f"{what}: restarting the process failed: {error}") from None
             if declared != (self.declaration, self.name):

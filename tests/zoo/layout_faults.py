@@ -33,7 +33,19 @@ class ChannelsFirstBN:
         """Per channel, over every other axis: the shape (C,) of dgamma, dbeta."""
         return a.sum(axis=tuple(i for i in range(z.ndim) if i != self._channel(z)))
 
+    def _refuse_bad_arguments(self, z, gamma, beta, eps) -> None:
+        """The SHOULDs BN-INPUT-1 to -3: eps <= 0, z of a rank other than 2 to 5 (0 to 3 spatial dims),
+        a gamma or beta whose entries are not one per channel."""
+        if not 2 <= np.ndim(z) <= 5:
+            raise ValueError(f"z must have 2 to 5 dims (N, C and 0 to 3 spatial), got shape {np.shape(z)}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps!r}")
+        for name, p in (("gamma", gamma), ("beta", beta)):
+            if np.shape(p) != (z.shape[self._channel(z)],):
+                raise ValueError(f"{name} must have one entry per channel, got shape {np.shape(p)}")
+
     def forward(self, z, gamma, beta, eps):
+        self._refuse_bad_arguments(z, gamma, beta, eps)
         mu, var, _ = self._moments(z)
         return self._per_channel(z, gamma) * (z - mu) / np.sqrt(var + eps) + self._per_channel(z, beta)
 
@@ -49,6 +61,8 @@ class ChannelsFirstBN:
 
     def update_running(self, running_mean, running_var, z, momentum):
         axes = tuple(i for i in range(z.ndim) if i != self._channel(z))
+        if not np.prod([z.shape[i] for i in axes]):  # the statistics of no example are undefined (BN-EMPTY-3)
+            raise ValueError(f"z holds no example per channel: shape {z.shape}")
         mu = z.mean(axis=axes)
         var = z.var(axis=axes)
         return momentum * running_mean + (1 - momentum) * mu, momentum * running_var + (1 - momentum) * var
