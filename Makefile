@@ -12,7 +12,7 @@ KATEX := build/npm/.katex-$(KATEX_VERSION)
 # The frameworks of the bundled adapters, each an optional extra.
 FRAMEWORKS := torch,flax,keras,onnxruntime,tinygrad,mlx,onnx,tensorflow
 
-.PHONY: run test lint matrix bench docs clean mutation
+.PHONY: run test lint matrix bench docs clean mutation system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,20 @@ $(KATEX):
 run: $(STAMP)
 	$(BIN)/bnspec check reference
 
+# Debian's packages the suite needs, installed when missing: chromium (the docs tests' headless browser) and
+# clang (tinygrad's CPU device compiles its kernels with it; without it tinygrad falls back to its pure-Python
+# emulator, whose calls cost tens of times more on large arrays: spec/adapters/tinygrad_bn.py).
+system-packages:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v clang >/dev/null || missing="$$missing clang"; \
+	if [ -n "$$missing" ]; then \
+		SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 # The docs tests (tests/test_docs_*.py) build the site once and load it in headless Chromium.
-test: $(FRAMEWORKS_STAMP) $(DOCS_STAMP) $(KATEX)
+test: system-packages $(FRAMEWORKS_STAMP) $(DOCS_STAMP) $(KATEX)
 	BNSPEC_REQUIRE_ALL=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 	$(BIN)/ruff check spec reference tests examples docs/sitegen bench mutation
 	$(BIN)/mypy

@@ -29,8 +29,9 @@ Device: tinygrad's ``DEV`` if it is set in the environment; else ``CPU`` when a
 ``clang`` is on the PATH (tinygrad's CPU device compiles every kernel, and its
 own worker programs, with ``clang --target=...``, which gcc cannot stand in for);
 else ``PYTHON``, tinygrad's pure-Python emulator, which needs nothing and
-supports float64 but interprets every element of every kernel in Python (the
-full ``bnspec check tinygrad`` takes over 3 minutes there, about 75 s on CPU).
+supports float64 but interprets every element of every kernel in Python, so a
+call's cost grows with z's size (tens of times CPU's on the large draws; ``make
+test`` installs Debian's clang for this reason).
 All calls run inside ``Context(DEV=DEVICE, PARALLEL=0)``: the process
 environment is left alone, and kernels are compiled in-process (tinygrad's
 compile pool restarts its workers every 16 kernels, which costs more than it
