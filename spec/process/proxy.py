@@ -83,8 +83,14 @@ def _exited(pid: int) -> bool:
     """Whether the process has ended, without reaping it (its process group stays addressable)."""
     try:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:  # already reaped
-        return True
+    except ChildProcessError:  # reaped already, or not waitable here: whether the pid still exists decides
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # it exists (under another user: a reused pid), and it is not ours
+            return True
+        return False
 
 
 def _end(popen: subprocess.Popen, grace: float) -> int:
@@ -292,9 +298,10 @@ class ProcessImpl:
         return declared
 
     def _discard(self) -> None:
-        if self._child is not None:
-            self._child.close(grace=0.0)
-            self._child = None
+        # forgotten first: a time limit that interrupts the close must not leave the old process in place
+        child, self._child = self._child, None
+        if child is not None:
+            child.close(grace=0.0)
 
     def prepare(self) -> None:
         """Start a new process now if the last one was discarded (after a crash or a timeout), so that
