@@ -9,6 +9,7 @@ installed adapter and on numpy learners in every layout."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -337,6 +338,84 @@ class Float32AsFloat64(Float64Only):
     @staticmethod
     def backward(z, gamma, beta, eps, grad):
         return ref.backward(*(a.astype(np.float64) for a in (z, gamma, beta)), eps, grad.astype(np.float64))
+
+
+class FixedEpsReference(Float64Only):
+    """The reference computing with eps = 1e-3 whatever it is passed, and saying so."""
+
+    fixed_eps = 1e-3
+
+    @staticmethod
+    def forward(z, gamma, beta, eps):
+        return ref.forward(z, gamma, beta, 1e-3)
+
+    @staticmethod
+    def backward(z, gamma, beta, eps, grad):
+        return ref.backward(z, gamma, beta, 1e-3, grad)
+
+
+class WithoutAffine(Float64Only):
+    """A layer without gamma and beta: it ignores them, and its dgamma and dbeta are zeros."""
+
+    affine = False
+
+    @staticmethod
+    def forward(z, gamma, beta, eps):
+        return ref.forward(z, np.ones_like(gamma), np.zeros_like(beta), eps)
+
+    @staticmethod
+    def backward(z, gamma, beta, eps, grad):
+        dz, dgamma, dbeta = ref.backward(z, np.ones_like(gamma), np.zeros_like(beta), eps, grad)
+        return dz, np.zeros_like(dgamma), np.zeros_like(dbeta)
+
+
+class FixedEpsUndeclared(FixedEpsReference):
+    fixed_eps = None
+
+
+class WithoutAffineUndeclared(WithoutAffine):
+    affine = True
+
+
+@pytest.mark.parametrize(("impl", "undeclared"), [(FixedEpsReference, FixedEpsUndeclared),
+                                                  (WithoutAffine, WithoutAffineUndeclared)])
+def test_the_cases_are_those_the_declaration_admits(vectors, impl, undeclared):
+    """As the properties draw for a declaration: a fixed eps runs the cases of its eps alone, a layer
+    without gamma and beta those with gamma = 1 and beta = 0.  The set holds neither (its eps and its
+    gamma and beta are drawn), so such a target gets n/a naming its declaration, never a FAIL for a
+    convention it declared; the same implementation without its declaration fails."""
+    manifest = read_manifest(vectors)
+    for cls in (impl, undeclared):
+        with Session(RunOptions(f"{__name__}:{cls.__name__}")) as session:
+            cases = check.read_set(vectors, manifest, session.subject, ["BN-FWD-REF", "BN-GRAD-REF"])
+            results = {r.clause.id: r for r in check.run(session, vectors, cases)}
+        if cls is impl:
+            assert {r.status for r in results.values()} == {"n/a"}, results
+            assert all("declar" in r.message for r in results.values()), results  # the declaration says why
+        else:
+            assert {r.status for r in results.values()} == {"FAIL"}, results
+
+
+def test_a_layer_without_affine_is_judged_on_dz_alone():
+    """The case a layer without gamma and beta is admitted to: gamma = 1, beta = 0, and dgamma and dbeta
+    judged by their shape alone (zeros will do); other cases, and other eps under a fixed eps, are not."""
+    one, zero = np.ones((2, 1)), np.zeros((2, 1))
+    z, grad = np.arange(6.0).reshape(2, 3), np.ones((2, 3))
+    expected = tuple(check.Expected(name, shape, np.dtype(np.float64), np.ones(shape),
+                                    tolerances.Tolerance(np.zeros(shape), "value"))
+                     for name, shape in (("dz", (2, 3)), ("dgamma", (2, 1)), ("dbeta", (2, 1))))
+    case = check.Case("p", 0, "c", "backward", (z, one, zero, 1e-5, grad), outputs=expected)
+    with Session(RunOptions(f"{__name__}:WithoutAffine")) as session:
+        kept = check.admitted(case, session.subject)
+        assert kept is not None and kept.outputs[0] == expected[0]
+        assert [(e.name, e.shape, e.values) for e in kept.outputs[1:]] == [("dgamma", (2, 1), None),
+                                                                           ("dbeta", (2, 1), None)]
+        assert check.admitted(dataclasses.replace(case, args=(z, 2 * one, zero, 1e-5, grad)),
+                              session.subject) is None
+    with Session(RunOptions(f"{__name__}:FixedEpsReference")) as session:
+        assert check.admitted(case, session.subject) is None
+        its_eps = dataclasses.replace(case, args=(z, one, zero, 1e-3, grad))
+        assert check.admitted(its_eps, session.subject) is its_eps
 
 
 def test_a_target_runs_the_sets_of_the_dtypes_it_declares(vectors, tmp_path, capsys):

@@ -17,6 +17,8 @@ from __future__ import annotations
 #: adapter name -> "module:class" (modules are imported only when asked for).
 ADAPTERS: dict[str, str] = {
     "torch": "bnspec.spec.adapters.torch_bn:TorchBN",
+    "torch-batch-statistics": "bnspec.spec.adapters.torch_bn:TorchBatchStatisticsBN",
+    "torch-cumulative": "bnspec.spec.adapters.torch_bn:TorchCumulativeBN",
     "flax": "bnspec.spec.adapters.flax_bn:FlaxBN",
     "flax-fast-variance": "bnspec.spec.adapters.flax_bn:FlaxFastVarianceBN",
     "keras": "bnspec.spec.adapters.keras_bn:KerasBN",

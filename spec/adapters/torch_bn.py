@@ -37,9 +37,14 @@ float16 and bfloat16 are declared; float16 gives the ``FINDINGS``.  Importing
 this module without PyTorch raises ImportError.
 
 The variants below the main adapter map ``affine=False``,
-``track_running_stats=False`` and ``momentum=None``; each carries the
-declaration the spec needs to check it (see their docstrings); none is in
-``ADAPTERS`` until the spec reads its declaration.
+``track_running_stats=False`` and ``momentum=None``, each with the declaration
+that makes the spec check it as that variant (see their docstrings): the
+adapters ``torch-batch-statistics`` and ``torch-cumulative``.
+:class:`TorchAffineFalseBN` passes ``bnspec check
+bnspec.spec.adapters.torch_bn:TorchAffineFalseBN`` but for the float16 finding;
+it is no bundled adapter yet because the golden vectors hold no case with
+gamma = 1 and beta = 0, the only ones such a layer can be checked on, so
+``bnspec vectors check`` would have nothing to agree with.
 """
 
 from __future__ import annotations
@@ -209,18 +214,21 @@ class TorchBN:
 class TorchAffineFalseBN(TorchBN):
     """``BatchNormNd(affine=False)``: no weight or bias.  It ignores the gamma and beta it is passed
     (the layer computes as gamma = 1, beta = 0) and returns zeros for dgamma and dbeta: nothing flows
-    to parameters it does not have.  Needs the declaration ``affine = False`` understood by the spec
-    (check with gamma = 1, beta = 0 and leave dgamma, dbeta unread)."""
+    to parameters it does not have.  Declares ``affine = False``: the spec passes gamma = 1, beta = 0
+    and leaves dgamma, dbeta unjudged."""
 
     affine = False
     options: ClassVar[dict[str, Any]] = {"affine": False}
+    #: The float16 mean's finding alone: BN-F16-2 and BN-VAR-1 draw a gamma and beta of their own, so
+    #: they are n/a under ``affine = False``.
+    FINDINGS = {"BN-F16-1": FINDINGS["BN-F16-1"]}
 
 
 class TorchBatchStatisticsBN(TorchBN):
     """``BatchNormNd(track_running_stats=False)``: no running buffers; eval mode normalizes with the
     batch's own statistics, so ``forward_eval`` equals ``forward`` whatever running statistics it is
     passed (and ``backward_eval`` equals ``backward``).  The layer keeps no running statistics, so it
-    has no ``update_running``.  Needs ``eval_statistics = "batch"`` understood by the spec."""
+    has no ``update_running``.  Declares ``eval_statistics = "batch"``."""
 
     eval_statistics = "batch"
     options: ClassVar[dict[str, Any]] = {"track_running_stats": False}
@@ -232,10 +240,23 @@ class TorchCumulativeBN(TorchBN):
     average of every batch's statistics, ``running += (batch - running) / num_batches_tracked`` with
     ``num_batches_tracked`` counted up first.  That average needs state the protocol does not carry:
     the number of batches already averaged into the running statistics (torch's
-    ``num_batches_tracked`` buffer).  Each call builds a fresh module, whose count starts at 0, so
-    every call is the first batch: it returns the batch's mean and unbiased variance, whatever
-    running statistics and momentum it is given.  Needs ``cumulative_average = True`` understood by
-    the spec (with that count passed, or its first step checked)."""
+    ``num_batches_tracked`` buffer).  ``update_running`` builds a fresh module, whose count starts
+    at 0, so every call is the first batch: it returns the batch's mean and unbiased variance,
+    whatever running statistics and momentum it is given.  ``update_cumulative`` is passed the count
+    and sets the buffer to it.  Declares ``cumulative_average = True``."""
 
     cumulative_average = True
     options: ClassVar[dict[str, Any]] = {"momentum": None}
+
+    def update_cumulative(self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray,
+                          num_batches: int) -> tuple[np.ndarray, np.ndarray]:
+        """PyTorch's own average: the module's ``num_batches_tracked`` set to ``num_batches`` (the
+        batches already in the running statistics), then one training-mode call, which counts this
+        batch and weighs it by ``1 / num_batches_tracked`` (torch/nn/modules/batchnorm.py, ``_BatchNorm.forward``)."""
+        zt = _tensor(z)
+        with torch.no_grad(), _one_thread():
+            module = self._module(zt, True, running=(running_mean, running_var))
+            module.num_batches_tracked.fill_(int(num_batches))
+            module(zt)
+        return (_numpy(_held(module, "running_mean")).astype(running_mean.dtype),
+                _numpy(_held(module, "running_var")).astype(running_var.dtype))

@@ -39,9 +39,9 @@ from ..clauses import REGISTRY
 from ..errors import Finding, ImplementationRaised, Status
 from ..layouts import Arrangement, Layout, Role, factorizations
 from ..process import codec
-from ..properties import Check
+from ..properties import Check, load_all
 from ..protocol import FUNCTIONS
-from ..runner import ClauseResult
+from ..runner import ClauseResult, not_applicable
 from ..session import RunOptions, Session
 from ..target import Subject, Target
 from ..tolerances import Tolerance
@@ -309,17 +309,44 @@ def layout_of(manifest: dict[str, Any], subject: Subject, layout: Layout | None)
     return own if own.value in manifest["layouts"] and own.spatial else Layout.UNITS_FIRST
 
 
+#: The results that ``affine = False`` leaves unjudged but for their shape (the protocol's rule: arrays of
+#: gamma's shape, zeros will do).
+_NO_AFFINE_RESULTS = ("dgamma", "dbeta")
+
+
+def admitted(case: Case, subject: Subject) -> Case | None:
+    """``case`` as the target's declaration admits it, or None where it does not, as ``bnspec check``'s
+    properties draw for that declaration: a declared ``fixed_eps`` takes cases of that eps only;
+    ``affine = False`` takes cases with gamma = 1 and beta = 0 only, and judges dgamma and dbeta by
+    their shape alone."""
+    declared = subject.declaration
+    names = FUNCTIONS[case.call].argument_names
+    given = dict(zip(names, case.args, strict=True))
+    if declared.fixed_eps is not None and "eps" in given and float(given["eps"]) != declared.fixed_eps:
+        return None
+    if not declared.affine:
+        if any(name in given and not np.all(np.asarray(given[name]) == value)
+               for name, value in (("gamma", 1.0), ("beta", 0.0))):
+            return None
+        outputs = tuple(Expected(e.name, e.shape) if e.name in _NO_AFFINE_RESULTS else e for e in case.outputs)
+        return dataclasses.replace(case, outputs=outputs)
+    return case
+
+
 def read_set(directory: str | Path, manifest: dict[str, Any], subject: Subject, clause_ids: list[str],
              layout: Layout | None = None, profile: str | None = None) -> dict[str, list[Case]]:
-    """The decoded cases of ``clause_ids`` that apply to ``subject`` (:func:`files`).  Every file is
-    read before anything runs: VectorsError for a malformed one."""
+    """The decoded cases of ``clause_ids`` that apply to ``subject`` (:func:`files`), as its declaration
+    admits them (:func:`admitted`).  Every file is read before anything runs: VectorsError for a
+    malformed one."""
     profile = profile or subject.profile.name
     if profile not in manifest["profiles"]:
         raise VectorsError(f"the set in {directory} has no files for the profile {profile!r}")
     if layout is not None and layout.value not in manifest["layouts"]:
         raise VectorsError(f"the set in {directory} has no files in the layout {layout.value!r} "
                            f"(it has {', '.join(manifest['layouts'])})")
-    return {c: read_clause(directory, files(manifest, subject, profile, c, layout)) for c in clause_ids}
+    chosen = {c: read_clause(directory, files(manifest, subject, profile, c, layout)) for c in clause_ids}
+    return {c: [a for a in (admitted(case, subject) for case in cases) if a is not None]
+            for c, cases in chosen.items()}
 
 
 def run(session: Session, directory: str | Path, cases: dict[str, list[Case]],
@@ -329,15 +356,20 @@ def run(session: Session, directory: str | Path, cases: dict[str, list[Case]],
 
     Each result carries the cases' count (by dtype) in its message and the vectors command in its
     ``reproduce``; ``progress`` is called after each clause; ``tallies`` receives each clause's
-    :class:`Tally`.  A clause with no case for the target (its dtypes have no set) is n/a."""
+    :class:`Tally`.  A clause is n/a where ``bnspec check`` has it n/a (a function the clause needs is
+    missing, or the declaration takes it out), or where no case is for the target (its dtypes have no
+    set, its declaration admits none)."""
     again = command(directory, session.options)
     results = []
+    properties = load_all()
     for clause_id, clause_cases in cases.items():
         tally = Tally()
         clause = REGISTRY[clause_id]
-        if not clause_cases:
-            result = ClauseResult(clause, Status.NOT_APPLICABLE, 0.0,
-                                  f"no case in the dtypes the target declares ({', '.join(session.subject.dtypes)})")
+        reason = not_applicable(clause, properties[clause_id], session.subject)
+        if reason or not clause_cases:
+            result = ClauseResult(clause, Status.NOT_APPLICABLE, 0.0, reason or (
+                f"no case in the dtypes the target declares ({', '.join(session.subject.dtypes)}) that its "
+                f"declaration admits"))
         else:
             result = session.run_clause(clause, replay=[], check=clause_check(clause_cases, tally))
             message = tally.message() if result.status is Status.PASS else result.message
