@@ -15,12 +15,13 @@ import platform
 from pathlib import Path
 
 from . import report
-from .adapters import ADAPTERS
+from .adapters import ADAPTERS, EXTRAS
 from .clauses import all_clauses
 from .errors import Status, TargetError
 from .session import RunOptions, Session
 
-#: adapter name -> the distributions whose versions the matrix records.
+#: adapter name (or its extra, for the variants of one framework) -> the distributions whose versions the
+#: matrix records.
 DISTRIBUTIONS = {
     "reference": ("numpy",),
     "torch": ("torch",),
@@ -38,7 +39,7 @@ DISTRIBUTIONS = {
 
 def _versions(name: str) -> dict[str, str]:
     found = {}
-    for dist in DISTRIBUTIONS.get(name, ()):
+    for dist in DISTRIBUTIONS.get(name, DISTRIBUTIONS.get(EXTRAS.get(name, ""), ())):
         try:
             found[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
