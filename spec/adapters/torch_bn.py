@@ -256,7 +256,9 @@ class TorchCumulativeBN(TorchBN):
         zt = _tensor(z)
         with torch.no_grad(), _one_thread():
             module = self._module(zt, True, running=(running_mean, running_var))
-            module.num_batches_tracked.fill_(int(num_batches))
+            tracked = module.num_batches_tracked
+            assert tracked is not None  # a layer with running statistics counts its batches
+            tracked.fill_(int(num_batches))
             module(zt)
         return (_numpy(_held(module, "running_mean")).astype(running_mean.dtype),
                 _numpy(_held(module, "running_var")).astype(running_var.dtype))
