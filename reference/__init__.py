@@ -12,3 +12,22 @@ statistics are ``n[l] x 1``.
 - :mod:`bnspec.reference.optimizers` -- gradient descent, momentum, RMSprop, Adam.
 - :mod:`bnspec.reference.training` -- mini-batch training (L6, L11).
 """
+
+# The reference as a target of both protocols (``bnspec check reference``): the layer's functions and
+# declarations, and one step of each optimizer.
+from .batchnorm import (  # noqa: E402
+    backward,
+    backward_eval,
+    dtypes,
+    forward,
+    forward_eval,
+    layout,
+    mixed_precision,
+    profile,
+    update_cumulative,
+    update_running,
+)
+from .optimizers import adam, gd, momentum, rmsprop  # noqa: E402
+
+__all__ = ["adam", "backward", "backward_eval", "dtypes", "forward", "forward_eval", "gd", "layout",
+           "mixed_precision", "momentum", "profile", "rmsprop", "update_cumulative", "update_running"]

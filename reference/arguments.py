@@ -176,6 +176,40 @@ def count(name: str, value: Any, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def whole(name: str, value: Any, *, minimum: int = 1) -> int:
+    """:func:`count`, and also a float of an integer value (the process protocol carries every
+    scalar as a float: a step number or a count of mini-batches arrives as ``3.0``)."""
+    if isinstance(value, float | np.floating) and math.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    return count(name, value, minimum=minimum)
+
+
+def like(name: str, value: Any, p: np.ndarray, p_name: str = "p") -> np.ndarray:
+    """Return ``value`` if it is a finite numpy array of ``p``'s shape and dtype (an optimizer's
+    gradient or state, which goes with its parameter ``p``)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {_kind(value)}")
+    if value.shape != p.shape:
+        raise ValueError(f"{name}: expected shape {p.shape}{_match(p_name)}, got {value.shape}")
+    if value.dtype != p.dtype:
+        raise TypeError(f"{name}: expected dtype {p.dtype}{_match(p_name)}, got {value.dtype}")
+    if not all_finite(value):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return value
+
+
+def parameter(name: str, value: Any) -> np.ndarray:
+    """Return ``value`` if it is a finite, real floating numpy array of any shape (a parameter an
+    optimizer updates: a 0-d array too)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy.ndarray, got {_kind(value)}")
+    if not is_float(value.dtype):
+        raise TypeError(f"{name}: expected a real floating dtype ({_ACCEPTED}), got {value.dtype}")
+    if not all_finite(value):
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return value
+
+
 def nonnegative(name: str, value: np.ndarray) -> np.ndarray:
     """Return ``value`` (an array already checked) if no entry is negative (a variance)."""
     if (value < 0).any():

@@ -270,14 +270,6 @@ def backward_eval(z: np.ndarray, gamma: np.ndarray, beta: np.ndarray, running_me
     return dz, dgamma, dbeta
 
 
-def _batch_count(name: str, value: object) -> int:
-    """A count of mini-batches: an integer >= 0 (not a bool), or a float of an integer value (the
-    process protocol carries every scalar as a float)."""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        value = int(value)
-    return arguments.count(name, value, minimum=0)
-
-
 def update_cumulative(running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, num_batches: int
                       ) -> tuple[np.ndarray, np.ndarray]:
     """The cumulative average of the batch statistics (PyTorch's ``momentum=None``): with ``k =
@@ -292,5 +284,5 @@ def update_cumulative(running_mean: np.ndarray, running_var: np.ndarray, z: np.n
 
     Raises TypeError, ValueError as :func:`update_running`, and for ``num_batches`` that is not a count.
     """
-    k = _batch_count("num_batches", num_batches)
+    k = arguments.whole("num_batches", num_batches, minimum=0)
     return update_running(running_mean, running_var, z, k / (k + 1))

@@ -1,14 +1,22 @@
 """Gradient descent, momentum, RMSprop and Adam, with the course's formulas.
 
-Each optimizer updates *every* parameter of the dict -- ``W[l]``, ``b[l]``,
-``gamma[l]``, ``beta[l]`` -- by the same rule (L4, L11); the gradient of
-parameter ``"W1"`` is ``grads["dW1"]``.  Optimizers are frozen dataclasses with
-``init(params) -> opt_state`` and ``step(params, grads, opt_state) ->
-(new_params, new_opt_state)``; both are pure (new dicts, new arrays).
+Each rule is first a small pure function of one parameter array and its state
+-- :func:`gd`, :func:`momentum`, :func:`rmsprop`, :func:`adam`, the optimizer
+protocol's functions (``bnspec check`` holds an implementation to them) -- and
+then an optimizer that updates *every* parameter of the network's dict --
+``W[l]``, ``b[l]``, ``gamma[l]``, ``beta[l]`` -- by that rule (L4, L11); the
+gradient of parameter ``"W1"`` is ``grads["dW1"]``.  Optimizers are frozen
+dataclasses with ``init(params) -> opt_state`` and ``step(params, grads,
+opt_state) -> (new_params, new_opt_state)``; both are pure (new dicts, new
+arrays).
 
-The exponentially-weighted-average hyperparameters are named ``momentum``,
-``rho``, ``beta1`` and ``beta2``, never bare ``beta``: that name belongs to
-BN's shift ``beta[l]``, which has nothing to do with them (L3).
+The functions take arrays of any shape (a parameter's: ``n[l] x n[l-1]`` for
+``W[l]``, ``n[l] x 1`` for ``gamma[l]``, 0-d too); the gradient and the state
+have the parameter's shape and dtype, and so have the results (float32 in,
+float32 out: the scalars are Python floats, which never widen an array).  The
+exponentially-weighted-average hyperparameters are named ``momentum``, ``rho``,
+``beta1`` and ``beta2``, never bare ``beta``: that name belongs to BN's shift
+``beta[l]``, which has nothing to do with them (L3).
 """
 
 from __future__ import annotations
@@ -76,8 +84,93 @@ def _zeros(params: Params) -> Params:
 
 
 def _average(avg: np.ndarray, value: np.ndarray, weight: float) -> np.ndarray:
-    """Exponentially weighted average: ``weight * avg + (1 - weight) * value``."""
-    return weight * avg + (1.0 - weight) * value
+    """Exponentially weighted average: ``weight * avg + (1 - weight) * value`` (an array, 0-d too:
+    numpy's arithmetic on 0-d arrays gives scalars)."""
+    return np.asarray(weight * avg + (1.0 - weight) * value)
+
+
+def _step_arrays(p: Any, dp: Any, **state: Any) -> np.ndarray:
+    """Check a parameter, its gradient and its state arrays; the parameter."""
+    arguments.parameter("p", p)
+    arguments.like("dp", dp, p)
+    for name, value in state.items():
+        arguments.like(name, value, p)
+    if "s" in state:
+        arguments.nonnegative("s", state["s"])  # an average of squares: sqrt(s) must be real
+    return p
+
+
+def gd(p: np.ndarray, dp: np.ndarray, lr: float) -> np.ndarray:
+    """One step of gradient descent (L4)::
+
+        p_new = p - lr * dp
+
+    ``p``, ``dp``: one shape, one dtype (any shape); ``lr > 0`` (the course's alpha).
+    """
+    _step_arrays(p, dp)
+    return np.asarray(p - arguments.positive("lr", lr) * dp)
+
+
+def momentum(p: np.ndarray, dp: np.ndarray, v: np.ndarray, lr: float, momentum: float
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """One step of gradient descent with momentum, the course's averaged form (L4)::
+
+        v_new = momentum * v + (1 - momentum) * dp
+        p_new = p - lr * v_new
+
+    ``p``, ``dp``, ``v``: one shape, one dtype; ``v`` starts at 0; ``lr > 0``, ``momentum`` in
+    [0, 1).  Returns ``(p_new, v_new)``.
+    """
+    _step_arrays(p, dp, v=v)
+    lr, momentum = arguments.positive("lr", lr), _decay("momentum", momentum)
+    v_new = _average(v, dp, momentum)
+    return np.asarray(p - lr * v_new), v_new
+
+
+def rmsprop(p: np.ndarray, dp: np.ndarray, s: np.ndarray, lr: float, rho: float, eps: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """One step of RMSprop (L4)::
+
+        s_new = rho * s + (1 - rho) * dp**2
+        p_new = p - lr * dp / (sqrt(s_new) + eps)
+
+    ``p``, ``dp``, ``s``: one shape, one dtype; ``s >= 0`` starts at 0; ``lr > 0``, ``rho`` in
+    [0, 1), ``eps > 0``, added *outside* the root (the course's form), so ``dp = 0`` with ``s =
+    0`` gives no step.  Returns ``(p_new, s_new)``.
+    """
+    _step_arrays(p, dp, s=s)
+    lr, rho, eps = arguments.positive("lr", lr), _decay("rho", rho), arguments.positive("eps", eps)
+    s_new = _average(s, np.square(dp), rho)
+    return np.asarray(p - lr * dp / (np.sqrt(s_new) + eps)), s_new
+
+
+def adam(p: np.ndarray, dp: np.ndarray, v: np.ndarray, s: np.ndarray, t: int, lr: float, beta1: float,
+         beta2: float, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step ``t`` of Adam (L4): momentum's and RMSprop's averages, each bias-corrected::
+
+        v_new = beta1 * v + (1 - beta1) * dp          v_hat = v_new / (1 - beta1**t)
+        s_new = beta2 * s + (1 - beta2) * dp**2       s_hat = s_new / (1 - beta2**t)
+        p_new = p - lr * v_hat / (sqrt(s_hat) + eps)
+
+    ``p``, ``dp``, ``v``, ``s``: one shape, one dtype; ``v`` and ``s >= 0`` start at 0; ``t >= 1``
+    is the number of this step (an integer; a float of an integer value is read as one);
+    ``lr > 0``, ``beta1`` and ``beta2`` in [0, 1), ``eps > 0`` outside the root.  The correction
+    factors are computed once, in float64, and applied as one multiplication each.  Returns
+    ``(p_new, v_new, s_new)``.
+    """
+    _step_arrays(p, dp, v=v, s=s)
+    t = arguments.whole("t", t, minimum=1)
+    lr, eps = arguments.positive("lr", lr), arguments.positive("eps", eps)
+    beta1, beta2 = _decay("beta1", beta1), _decay("beta2", beta2)
+    v_new = _average(v, dp, beta1)
+    s_new = _average(s, np.square(dp), beta2)
+    v_hat = v_new * (1.0 / (1.0 - beta1**t))
+    s_hat = s_new * (1.0 / (1.0 - beta2**t))
+    return np.asarray(p - lr * v_hat / (np.sqrt(s_hat) + eps)), v_new, s_new
+
+
+#: The optimizer protocol's functions, by name (``bnspec check reference`` checks them).
+STEPS = {"gd": gd, "momentum": momentum, "rmsprop": rmsprop, "adam": adam}
 
 
 @dataclass(frozen=True)
@@ -99,7 +192,7 @@ class GradientDescent:
         params = _check_params(params)
         _check_grads(params, grads)
         _check_state(params, opt_state, ())
-        return {k: p - self.lr * grads[f"d{k}"] for k, p in params.items()}, {}
+        return {k: gd(p, grads[f"d{k}"], self.lr) for k, p in params.items()}, {}
 
 
 @dataclass(frozen=True)
@@ -126,8 +219,9 @@ class Momentum:
         params = _check_params(params)
         _check_grads(params, grads)
         _check_state(params, opt_state, ("v",))
-        v = {k: _average(opt_state["v"][k], grads[f"d{k}"], self.momentum) for k in params}
-        return {k: p - self.lr * v[k] for k, p in params.items()}, {"v": v}
+        steps = {k: momentum(p, grads[f"d{k}"], opt_state["v"][k], self.lr, self.momentum)
+                 for k, p in params.items()}
+        return {k: new for k, (new, _) in steps.items()}, {"v": {k: v for k, (_, v) in steps.items()}}
 
 
 @dataclass(frozen=True)
@@ -157,10 +251,9 @@ class RMSprop:
         params = _check_params(params)
         _check_grads(params, grads)
         _check_state(params, opt_state, ("s",))
-        d = {k: grads[f"d{k}"] for k in params}
-        s = {k: _average(opt_state["s"][k], np.square(d[k]), self.rho) for k in params}
-        new = {k: p - self.lr * d[k] / (np.sqrt(s[k]) + self.eps) for k, p in params.items()}
-        return new, {"s": s}
+        steps = {k: rmsprop(p, grads[f"d{k}"], opt_state["s"][k], self.lr, self.rho, self.eps)
+                 for k, p in params.items()}
+        return {k: new for k, (new, _) in steps.items()}, {"s": {k: s for k, (_, s) in steps.items()}}
 
 
 @dataclass(frozen=True)
@@ -195,16 +288,10 @@ class Adam:
         _check_grads(params, grads)
         _check_state(params, opt_state, ("v", "s"))
         t = arguments.count("opt_state['t']", opt_state.get("t"), minimum=0) + 1
-        d = {k: grads[f"d{k}"] for k in params}
-        v = {k: _average(opt_state["v"][k], d[k], self.beta1) for k in params}
-        s = {k: _average(opt_state["s"][k], np.square(d[k]), self.beta2) for k in params}
-        v_hat_scale = 1.0 / (1.0 - self.beta1**t)
-        s_hat_scale = 1.0 / (1.0 - self.beta2**t)
-        new = {
-            k: p - self.lr * (v[k] * v_hat_scale) / (np.sqrt(s[k] * s_hat_scale) + self.eps)
-            for k, p in params.items()
-        }
-        return new, {"t": t, "v": v, "s": s}
+        steps = {k: adam(p, grads[f"d{k}"], opt_state["v"][k], opt_state["s"][k], t, self.lr, self.beta1,
+                         self.beta2, self.eps) for k, p in params.items()}
+        return ({k: new for k, (new, _, _) in steps.items()},
+                {"t": t, "v": {k: v for k, (_, v, _) in steps.items()}, "s": {k: s for k, (_, _, s) in steps.items()}})
 
 
 #: The optimizers by name.

@@ -379,6 +379,45 @@ for _name, _cls in optimizers.OPTIMIZERS.items():
          "opt_state": lambda v, kw, _s=_SLOTS[_cls.__name__]: _bad_state(kw, _s, v)})
 
 
+def _bad_step_arrays(v: Valid, kw: dict, key: str) -> list[Any]:
+    """A parameter, gradient or state of the optimizer protocol (any shape, p's shape and dtype) gone wrong."""
+    good = kw[key]
+    nan, inf = good.copy(), good.copy()
+    nan[v.index], inf[v.index] = np.nan, -np.inf
+    bad: list[Any] = [None, 1.0, good.tolist(), good.astype(np.int64), good.astype(np.complex128), nan, inf]
+    if key != "p":
+        bad += [np.ones((*good.shape, 1)), good[:, :1].copy(), good.astype(np.float32)]
+    if key == "s":
+        bad.append(-np.ones_like(good))
+    return bad
+
+
+#: t: a step number (a float of an integer value is one: the process protocol carries scalars as floats).
+BAD_STEPS = [0, -3, 2.5, "2", None, True, [2], np.nan]
+
+
+def _step_call(name: str) -> Case:
+    """The pure function ``name`` of the optimizer protocol, with a valid call on n x m arrays."""
+    function = optimizers.STEPS[name]
+    arguments = list(inspect.signature(function).parameters)
+    arrays = [a for a in arguments if a in ("p", "dp", "v", "s")]
+
+    def valid(v: Valid) -> dict[str, Any]:
+        kw: dict[str, Any] = {a: v.matrix(v.n, v.m) for a in arrays}
+        if "s" in kw:
+            kw["s"] = np.abs(kw["s"])
+        kw.update({a: 1e-3 if a in ("lr", "eps") else 3 if a == "t" else 0.5 for a in arguments if a not in kw})
+        return kw
+
+    bad = {a: (lambda v, kw, _a=a: _bad_step_arrays(v, kw, _a)) for a in arrays}
+    bad.update({a: fixed(BAD_STEPS if a == "t" else _HYPER[a]) for a in arguments if a not in arrays})
+    return Case(valid, function, bad)
+
+
+for _name in optimizers.STEPS:
+    CASES[f"optimizers.{_name}"] = _step_call(_name)
+
+
 # -- the tests ------------------------------------------------------------------------------
 
 
