@@ -44,6 +44,8 @@ class Role(StrEnum):
     BATCH = "batch"
     PER_UNIT = "per_unit"
     SCALAR = "scalar"
+    #: an optimizer's parameter, gradient or state: any shape, the parameter's, in every layout
+    PARAM = "param"
 
 
 #: How an array given to the implementation lies in memory.
@@ -127,7 +129,7 @@ class Layout(StrEnum):
 
     def result_shape(self, role: Role, z_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape a result of ``role`` must have when the implementation's ``z`` was ``z_shape``."""
-        if role is Role.BATCH:
+        if role is Role.BATCH or role is Role.PARAM:
             return tuple(z_shape)
         n = z_shape[self.unit_axis(len(z_shape))]
         return (n, 1) if self is Layout.UNITS_FIRST else (n,)
@@ -141,6 +143,8 @@ class Layout(StrEnum):
         """The shape of an array of ``role`` in letters, as the docs show it."""
         if role is Role.SCALAR:
             return "scalar"
+        if role is Role.PARAM:
+            return "p's shape"
         if not self.spatial:
             return str(self.shape(role, "n", "m")).replace("'", "")
         if role is Role.PER_UNIT:
@@ -161,6 +165,8 @@ class Layout(StrEnum):
         ``arrangement`` says (a scalar as it is)."""
         if not isinstance(value, np.ndarray):
             return value
+        if role is Role.PARAM:
+            return in_memory(value.copy(), arrangement.memory, 0)
         if role is Role.PER_UNIT:
             shaped = value.copy() if self is Layout.UNITS_FIRST else value[:, 0].copy()
             return in_memory(shaped, arrangement.memory, self.unit_axis(shaped.ndim))
@@ -179,6 +185,8 @@ class Layout(StrEnum):
     def like(self, value: np.ndarray, role: Role, z_shape: tuple[int, ...]) -> np.ndarray:
         """``value`` (lecture layout) in this layout, shaped as it goes with an implementation's ``z`` of
         ``z_shape``: the converse of :meth:`from_impl` (C-contiguous)."""
+        if role is Role.PARAM:
+            return value.copy()
         if role is Role.PER_UNIT:
             return value.copy() if self is Layout.UNITS_FIRST else value[:, 0].copy()
         axis = self.unit_axis(len(z_shape))
@@ -186,7 +194,7 @@ class Layout(StrEnum):
 
     def from_impl(self, value: np.ndarray, role: Role) -> np.ndarray:
         """A result already checked to have :meth:`result_shape`, back in the lecture's layout."""
-        if self is Layout.UNITS_FIRST:
+        if self is Layout.UNITS_FIRST or role is Role.PARAM:
             return value
         if role is Role.PER_UNIT:
             return value.reshape(-1, 1)
@@ -197,7 +205,7 @@ class Layout(StrEnum):
 
 def from_impl_source(layout: Layout, name: str, role: Role) -> str:
     """The numpy expression of :meth:`Layout.from_impl` on the variable ``name``, for a reproducer."""
-    if layout is Layout.UNITS_FIRST:
+    if layout is Layout.UNITS_FIRST or role is Role.PARAM:
         return name
     if role is Role.PER_UNIT:
         return f"{name}.reshape(-1, 1)"
@@ -213,6 +221,8 @@ def in_memory(a: np.ndarray, memory: str, unit_axis: int) -> np.ndarray:  # copi
     "contiguous" (C order), "fortran", "permuted" (the units' axis ``unit_axis`` innermost in memory,
     or outermost if it is the last axis: channels-last memory for a channels-first array) or
     "strided" (every other element of a buffer twice as long on the last axis)."""
+    if a.ndim == 0:  # one value has one layout (np.ascontiguousarray would make it 1-d)
+        return a.copy()
     if memory == "fortran":
         return np.asfortranarray(a)
     if memory == "permuted" and a.ndim >= 2:

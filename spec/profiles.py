@@ -19,6 +19,8 @@ import numpy as np
 
 from bnspec.reference import batchnorm
 
+from .optimizer_forms import AdamEps, EpsPlace, MomentumForm
+
 #: What ``update_running``'s momentum weighs: the old running value, or the new batch statistic.
 MomentumWeighs = Literal["old", "new"]
 #: The batch variance fed to the running variance: divided by m, or by m - 1.
@@ -42,6 +44,8 @@ class Profile:
       m = 1 (a builtin exception's name; any other exception fails BN-DEG-2).
     - ``feature_axis``: where the framework keeps the units (documentation; the
       adapter maps it onto the protocol's layout).
+    - ``momentum_form``, ``rmsprop_eps``, ``adam_eps``: the framework's form of momentum, RMSprop and
+      Adam (:mod:`bnspec.spec.optimizer_forms`); the lecture's by default.
     - ``sources``: where each value comes from.
     """
 
@@ -53,6 +57,9 @@ class Profile:
     feature_axis: str = "rows (n x m, units first)"
     sources: dict[str, str] = field(default_factory=dict)
     refusal: str = "ValueError"
+    momentum_form: MomentumForm = "average"
+    rmsprop_eps: EpsPlace = "outside"
+    adam_eps: AdamEps = "corrected"
 
     def expected_running(
         self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray, momentum: float
@@ -97,6 +104,9 @@ LECTURE = Profile(
         "running_var": "the mini-batch's variance as the lecture computes it, divided by m (L6)",
         "single_example": "the lecture's formulas at m = 1: sigma^2 = 0, z_norm = 0, output beta",
         "eps": "any eps > 0 is passed explicitly; 1e-5 when none is given",
+        "momentum_form": "the course's momentum: v = beta v + (1 - beta) dW, W = W - alpha v (L3, L4)",
+        "rmsprop_eps": "the course's RMSprop: W = W - alpha dW / (sqrt(s) + epsilon) (L4)",
+        "adam_eps": "the course's Adam: W = W - alpha v_corrected / (sqrt(s_corrected) + epsilon) (L4)",
     },
 )
 
@@ -189,7 +199,62 @@ TF = _framework(
     "functor with is_training = true; so computes tensorflow-cpu 2.21.0; the GPU's cuDNN kernel is not covered)",
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (LECTURE, PAPER, TORCH, KERAS, FLAX, ONNX, MLX, TINYGRAD, TF)}
+
+
+def _optimizers(profile: Profile, form: tuple[MomentumForm, EpsPlace, AdamEps], **sources: str) -> Profile:
+    """``profile`` with its framework's forms of the optimizers (:mod:`bnspec.spec.optimizer_forms`):
+    ``form`` is (momentum_form, rmsprop_eps, adam_eps), ``sources`` where each comes from."""
+    momentum_form, rmsprop_eps, adam_eps = form
+    return replace(profile, momentum_form=momentum_form, rmsprop_eps=rmsprop_eps, adam_eps=adam_eps,
+                   sources={**profile.sources, **sources})
+
+
+TORCH = _optimizers(
+    TORCH, ("heavy_ball", "outside", "corrected"),
+    momentum_form="torch/optim/sgd.py, _single_tensor_sgd (torch 2.13.0): buf.mul_(momentum).add_(grad, alpha=1 - "
+    "dampening), param.add_(buf, alpha=-lr), dampening=0: v = momentum v + dp, p -= lr v",
+    rmsprop_eps="torch/optim/rmsprop.py, _single_tensor_rmsprop (torch 2.13.0): avg = square_avg.sqrt(), "
+    "avg = avg.add_(eps), param.addcdiv_(grad, avg, value=-lr)",
+    adam_eps="torch/optim/adam.py, _single_tensor_adam (torch 2.13.0): denom = (exp_avg_sq.sqrt() / "
+    "bias_correction2_sqrt).add_(eps), param.addcdiv_(exp_avg, denom, value=-lr / bias_correction1)",
+)
+_KERAS_OPTIMIZERS = dict(
+    momentum_form="keras/src/optimizers/sgd.py, SGD.update_step (keras 3.15.1): m = m * momentum - gradient * "
+    "learning_rate, variable += m: v = momentum v - lr dp, p += v",
+    rmsprop_eps="keras/src/optimizers/rmsprop.py, update_step (keras 3.15.1): lr * gradient / sqrt(velocity + "
+    "epsilon)",
+    adam_eps="keras/src/optimizers/adam.py, update_step (keras 3.15.1): alpha = lr * sqrt(1 - beta_2_power) / "
+    "(1 - beta_1_power), variable -= m * alpha / (sqrt(v) + epsilon)",
+)
+KERAS = _optimizers(KERAS, ("velocity", "inside", "uncorrected"), **_KERAS_OPTIMIZERS)
+TF = _optimizers(TF, ("velocity", "inside", "uncorrected"),
+                 **{k: f"{v}; TensorFlow 2.16+ trains with Keras 3's optimizers (tf.keras)"
+                    for k, v in _KERAS_OPTIMIZERS.items()})
+MLX = _optimizers(
+    MLX, ("heavy_ball", "outside", "corrected"),
+    momentum_form="mlx/optimizers/optimizers.py, SGD.apply_single (mlx 0.32.4): v = momentum * v + gradient, "
+    "parameter - learning_rate * v (dampening 0)",
+    rmsprop_eps="mlx/optimizers/optimizers.py, RMSprop.apply_single (mlx 0.32.4): parameter - lr * gradient / "
+    "(mx.sqrt(v) + eps)",
+    adam_eps="mlx/optimizers/optimizers.py, Adam.apply_single with bias_correction=True (mlx 0.32.4; its "
+    "default is False): denominator = mx.sqrt(v) * mx.rsqrt(1 - b2**step) + eps",
+)
+#: Optax has no BN: its layer conventions are Flax's (Flax's layers train with optax).
+OPTAX = _optimizers(
+    replace(FLAX, name="optax"), ("heavy_ball", "inside", "corrected"),
+    momentum_form="optax/transforms/_accumulation.py, trace (optax 0.2.8): g + decay * t; optax.sgd chains it "
+    "before scale_by_learning_rate (optax/_src/alias.py)",
+    rmsprop_eps="optax/_src/alias.py, rmsprop: eps_in_sqrt=True by default; optax/_src/transform.py, "
+    "scale_by_rms: jax.lax.rsqrt(n + eps) (optax 0.2.8)",
+    adam_eps="optax/_src/transform.py, scale_by_adam (optax 0.2.8): m / (jnp.sqrt(v + eps_root) + eps), eps_root "
+    "0 by default, m and v bias-corrected by 1 - decay**count",
+)
+FLAX = _optimizers(FLAX, (OPTAX.momentum_form, OPTAX.rmsprop_eps, OPTAX.adam_eps),
+                   **{k: f"Flax trains with optax: {OPTAX.sources[k]}" for k in ("momentum_form", "rmsprop_eps",
+                                                                                  "adam_eps")})
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (LECTURE, PAPER, TORCH, KERAS, FLAX, ONNX, MLX, TINYGRAD, TF,
+                                                    OPTAX)}
 
 
 def get(name: str) -> Profile:
@@ -247,6 +312,13 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in (
     Convention("eps", "the framework's default eps (documentation: every call passes its eps)",
                allowed_text="a number > 0"),
     Convention("feature_axis", "where the framework keeps the units (documentation)", allowed_text="any text"),
+    Convention("momentum_form", "momentum averages the gradient (v = mu v + (1 - mu) dp, p -= lr v), accumulates "
+               "it (heavy_ball: v = mu v + dp, p -= lr v) or keeps the step (velocity: v = mu v - lr dp, p += v)",
+               get_args(MomentumForm)),
+    Convention("rmsprop_eps", "RMSprop divides by sqrt(s) + eps (outside) or by sqrt(s + eps) (inside)",
+               get_args(EpsPlace)),
+    Convention("adam_eps", "Adam adds eps to the bias-corrected root sqrt(s_hat) (corrected) or folds the correction "
+               "into lr and adds eps to sqrt(s) (uncorrected)", get_args(AdamEps)),
 )}
 #: The key of a profile mapping that names the profile its undeclared fields come from (default lecture).
 BASE = "base"

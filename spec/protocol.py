@@ -40,11 +40,13 @@ from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
+from .clauses import KINDS, Kind
 from .errors import ProtocolBreach, TargetError
 from .layouts import Layout, Role, spatial_dims
 
-__all__ = ["CORE", "DTYPES", "FUNCTIONS", "MIXED_DTYPES", "NAMES", "VARIANTS", "BatchNorm", "Declaration",
-           "EvalStatistics", "Layout", "Role", "Signature", "Slot", "declaration", "declaration_of", "results"]
+__all__ = ["CORE", "DTYPES", "FUNCTIONS", "MIXED_DTYPES", "NAMES", "OPTIMIZER", "VARIANTS", "BatchNorm", "Declaration",
+           "EvalStatistics", "Kind", "Layout", "Optimizer", "Role", "Signature", "Slot", "declaration",
+           "declaration_of", "functions_of", "results"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Signature:
     name: str
     arguments: tuple[Slot, ...]
     results: tuple[Slot, ...]
+    kind: Kind = "layer"
 
     @property
     def argument_names(self) -> tuple[str, ...]:
@@ -71,6 +74,11 @@ class Signature:
     def result_names(self) -> tuple[str, ...]:
         return tuple(slot.name for slot in self.results)
 
+    @property
+    def shaped_by(self) -> str:
+        """The argument whose shape fixes the results' shapes: ``z`` (a layer's), ``p`` (an optimizer's)."""
+        return next(slot.name for slot in self.arguments if slot.role in (Role.BATCH, Role.PARAM))
+
     def text(self) -> str:
         """``forward(z, gamma, beta, eps) -> output``, as the docs and messages show it."""
         results = ", ".join(self.result_names)
@@ -78,13 +86,15 @@ class Signature:
         return f"{self.name}({', '.join(self.argument_names)}) -> {shown}"
 
 
-_B, _U, _S = Role.BATCH, Role.PER_UNIT, Role.SCALAR
+_B, _U, _S, _P = Role.BATCH, Role.PER_UNIT, Role.SCALAR, Role.PARAM
+_ROLES = {"z": _B, "grad": _B, "output": _B, "dz": _B, "eps": _S, "momentum": _S, "num_batches": _S,
+          # the optimizers': the parameter, its gradient and its state, and their hyperparameters
+          "p": _P, "dp": _P, "v": _P, "s": _P, "t": _S, "lr": _S, "rho": _S, "beta1": _S, "beta2": _S}
 
 
-def _signature(name: str, arguments: str, results: str) -> Signature:
-    roles = {"z": _B, "grad": _B, "output": _B, "dz": _B, "eps": _S, "momentum": _S, "num_batches": _S}
-    return Signature(name, tuple(Slot(a, roles.get(a, _U)) for a in arguments.split()),
-                     tuple(Slot(r, roles.get(r, _U)) for r in results.split()))
+def _signature(name: str, arguments: str, results: str, kind: Kind = "layer") -> Signature:
+    return Signature(name, tuple(Slot(a, _ROLES.get(a, _U)) for a in arguments.split()),
+                     tuple(Slot(r, _ROLES.get(r, _U)) for r in results.split()), kind)
 
 
 #: The protocol's functions, in the order of the specification.
@@ -98,12 +108,25 @@ FUNCTIONS: dict[str, Signature] = {
         # the variants frameworks ship (see the module's docstring)
         _signature("backward_eval", "z gamma beta running_mean running_var eps grad", "dz dgamma dbeta"),
         _signature("update_cumulative", "running_mean running_var z num_batches", "running_mean running_var"),
+        # the optimizer protocol (kind "optimizer"): one step of each of the lecture's optimizers (L4)
+        _signature("gd", "p dp lr", "p", "optimizer"),
+        _signature("momentum", "p dp v lr momentum", "p v", "optimizer"),
+        _signature("rmsprop", "p dp s lr rho eps", "p s", "optimizer"),
+        _signature("adam", "p dp v s t lr beta1 beta2 eps", "p v s", "optimizer"),
     )
 }
 NAMES: tuple[str, ...] = tuple(FUNCTIONS)
-#: The lecture's four functions, and the variants' (each optional like every function).
-CORE: tuple[str, ...] = NAMES[:4]
-VARIANTS: tuple[str, ...] = NAMES[4:]
+
+
+def functions_of(kind: Kind) -> tuple[str, ...]:
+    """The protocol functions of one kind of target, in the order of the specification."""
+    return tuple(name for name, signature in FUNCTIONS.items() if signature.kind == kind)
+
+
+#: The lecture's four functions, the variants' (each optional like every function), and the optimizers'.
+CORE: tuple[str, ...] = functions_of("layer")[:4]
+VARIANTS: tuple[str, ...] = functions_of("layer")[4:]
+OPTIMIZER: tuple[str, ...] = functions_of("optimizer")
 
 
 @runtime_checkable
@@ -131,6 +154,28 @@ class BatchNorm(Protocol):
 
     def update_cumulative(self, running_mean: np.ndarray, running_var: np.ndarray, z: np.ndarray,
                           num_batches: float) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class Optimizer(Protocol):
+    """One step of each of the lecture's optimizers (any subset; a target of kind ``optimizer``).
+
+    ``p`` is a parameter of any shape; its gradient ``dp`` and the state ``v``, ``s`` have its shape
+    and dtype, and so has every result.  The functions are pure: new arrays, the inputs untouched.
+    The lecture's formulas are :mod:`bnspec.reference.optimizers`'; a profile may state another form
+    of each (:mod:`bnspec.spec.profiles`).
+    """
+
+    def gd(self, p: np.ndarray, dp: np.ndarray, lr: float) -> np.ndarray: ...
+
+    def momentum(self, p: np.ndarray, dp: np.ndarray, v: np.ndarray, lr: float, momentum: float
+                 ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def rmsprop(self, p: np.ndarray, dp: np.ndarray, s: np.ndarray, lr: float, rho: float, eps: float
+                ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def adam(self, p: np.ndarray, dp: np.ndarray, v: np.ndarray, s: np.ndarray, t: int, lr: float, beta1: float,
+             beta2: float, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
 #: The dtype names a target may declare (bfloat16 is ml_dtypes').
@@ -193,6 +238,7 @@ class Declaration:
     eval_statistics: EvalStatistics = "running"
     cumulative_average: bool = False
     mixed_precision: tuple[str, ...] = ()
+    kinds: tuple[Kind, ...] = ("layer",)
 
     def as_dict(self) -> dict[str, Any]:
         """The declaration as the process protocol's handshake carries it."""
@@ -201,7 +247,8 @@ class Declaration:
                 "dtypes": list(self.dtypes) if self.dtypes_declared else None, "fixed_eps": self.fixed_eps,
                 "spatial_dims": list(self.spatial_dims), "running_update": self.running_update,
                 "affine": self.affine, "eval_statistics": self.eval_statistics,
-                "cumulative_average": self.cumulative_average, "mixed_precision": list(self.mixed_precision)}
+                "cumulative_average": self.cumulative_average, "mixed_precision": list(self.mixed_precision),
+                "kind": list(self.kinds)}
 
 
 def _fixed_eps(value: Any, where: str) -> float | None:
@@ -238,8 +285,10 @@ def _mixed(value: Any, where: str) -> tuple[str, ...]:
 def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes: Any = None,
                 where: str = "target", *, fixed_eps: Any = None, spatial: Any = None,
                 running_update: Any = None, affine: Any = None, eval_statistics: Any = None,
-                cumulative_average: Any = None, mixed_precision: Any = None) -> Declaration:
-    """Check a target's declarations; :class:`TargetError` naming the one that is wrong."""
+                cumulative_average: Any = None, mixed_precision: Any = None, kind: Any = None) -> Declaration:
+    """Check a target's declarations; :class:`TargetError` naming the one that is wrong.  The target's
+    kinds are those of its functions; a declared ``kind`` (a name of :data:`KINDS`, or a list of them)
+    keeps the functions of those kinds only, and must find at least one."""
     if not isinstance(functions, list | tuple) or not all(isinstance(f, str) for f in functions):
         raise TargetError(f"{where}: functions must be a list of names, got {functions!r:.100}")
     unknown = [f for f in functions if f not in FUNCTIONS]
@@ -265,7 +314,7 @@ def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes:
     if eval_statistics == "batch" and cumulative_average:
         raise TargetError(f"{where}: cumulative_average = True averages running statistics, which "
                           f"eval_statistics = 'batch' says it does not keep")
-    ordered = tuple(f for f in NAMES if f in functions)
+    ordered, kinds = _of_kinds(functions, kind, where)
     return Declaration(ordered, chosen, dict(profile) if isinstance(profile, Mapping) else profile,
                        DEFAULT_DTYPES if dtypes is None else tuple(dtypes), dtypes is not None,
                        _fixed_eps(fixed_eps, where), spatial_dims(spatial, chosen, where),
@@ -274,7 +323,22 @@ def declaration(functions: Any, layout: Any = None, profile: Any = None, dtypes:
                        eval_statistics or "running",
                        _flag(cumulative_average, "cumulative_average", False,
                              "True: update_running ignores its momentum", where),
-                       _mixed(mixed_precision, where))
+                       _mixed(mixed_precision, where), kinds)
+
+
+def _of_kinds(functions: list[str] | tuple[str, ...], kind: Any, where: str
+              ) -> tuple[tuple[str, ...], tuple[Kind, ...]]:
+    """The functions of the declared kinds (every kind if none is declared), in the specification's
+    order, and those kinds."""
+    declared: tuple[Any, ...] = KINDS if kind is None else (kind,) if isinstance(kind, str) else \
+        tuple(kind) if isinstance(kind, list | tuple) else (kind,)
+    if not declared or not all(isinstance(k, str) and k in KINDS for k in declared):
+        raise TargetError(f"{where}: kind must be one of {KINDS}, or a list of them, got {kind!r:.100}")
+    ordered = tuple(f for f in NAMES if f in functions and FUNCTIONS[f].kind in declared)
+    if not ordered:
+        wanted = [f for f in NAMES if FUNCTIONS[f].kind in declared]
+        raise TargetError(f"{where}: declares kind {kind!r:.100} but has none of its functions {tuple(wanted)}")
+    return ordered, tuple(k for k in KINDS if any(FUNCTIONS[f].kind == k for f in ordered))
 
 
 def _data(impl: Any, name: str) -> Any:
@@ -299,7 +363,7 @@ def declaration_of(impl: Any, where: str = "target") -> Declaration:
                            running_update=getattr(impl, "running_update", None),
                            affine=_data(impl, "affine"), eval_statistics=_data(impl, "eval_statistics"),
                            cumulative_average=_data(impl, "cumulative_average"),
-                           mixed_precision=_data(impl, "mixed_precision"))
+                           mixed_precision=_data(impl, "mixed_precision"), kind=_data(impl, "kind"))
     except TargetError:
         raise
     except BaseException as exc:  # noqa: B036 - the object's own code decides no exit status

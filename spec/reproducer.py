@@ -109,7 +109,7 @@ def loader(target: str, cwd: str) -> list[str]:
     if target.startswith(EXEC_PREFIX):
         return [EXEC_CLIENT, f"impl = Program({target.removeprefix(EXEC_PREFIX)!r}, cwd={cwd!r})"]
     if target == "reference":
-        return ["from bnspec.reference import batchnorm as impl  # the reference is the implementation here"]
+        return ["import bnspec.reference as impl  # the reference is the implementation here"]
     from .adapters import ADAPTERS
 
     bundled = target in ADAPTERS
@@ -271,8 +271,8 @@ def _purity_lines(failure: Failure, entries: list[NamedCall]) -> list[str]:
 def _protocol_lines(failure: Failure, entry: NamedCall) -> list[str]:
     """The last call's results checked against the protocol: arrays of a floating dtype and their shapes."""
     signature = FUNCTIONS[entry.call.function]
-    z = dict(entry.call.args)["z"]
-    shapes = [failure.layout.result_shape(slot.role, z.shape) for slot in signature.results]
+    shaped_by = dict(entry.call.args)[signature.shaped_by]
+    shapes = [failure.layout.result_shape(slot.role, shaped_by.shape) for slot in signature.results]
     result = f"result{entry.index}"
     return [
         f"expected = {shapes!r}  # the shapes of {signature.text()} in the {failure.layout.value} layout",

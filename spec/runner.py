@@ -114,12 +114,16 @@ def printed_output(at_load: str, during: str) -> str:
 def not_applicable(clause: Clause, prop: Property, subject: Subject) -> str:
     """Why ``clause`` does not apply to ``subject`` ('' if it does)."""
     missing = [f for f in prop.needs if not subject.has(f) and not f.startswith("dtype:")]
+    if prop.needs_any and len(missing) < len(prop.needs):
+        missing = []
+    if prop.needs_any and missing:
+        return f"the target has none of {', '.join(missing)}"
     if missing:
         return f"the target has no {', '.join(missing)}"
     declared = declared_not_applicable(clause.id, subject)  # affine = False, eval_statistics, ...
     if declared:
         return declared
-    undeclared = [f.removeprefix("dtype:") for f in prop.needs if not subject.has(f)]
+    undeclared = [f.removeprefix("dtype:") for f in prop.needs if f.startswith("dtype:") and not subject.has(f)]
     if undeclared:
         return (f"the target does not declare {', '.join(undeclared)} in its `dtypes` "
                 f"(it declares {', '.join(subject.dtypes)})")
@@ -132,12 +136,13 @@ class _Examples:
 
     subject: Subject
     check: Check
+    layer: bool = True  # a layer clause: the declaration's affine and fixed eps shape the draws
     worst: Worst = field(default_factory=Worst)
     last: Trial | None = None
 
     def run(self, draw: Draw) -> None:
-        draw.unit_affine = not self.subject.declaration.affine  # gamma = 1, beta = 0 (properties.variants)
-        if self.subject.declaration.fixed_eps is not None:  # a declared convention: every eps is that one
+        draw.unit_affine = self.layer and not self.subject.declaration.affine  # gamma = 1, beta = 0
+        if self.layer and self.subject.declaration.fixed_eps is not None:  # a declared convention: every eps that
             draw.pinned = {"eps": self.subject.declaration.fixed_eps}
         trial = Trial(draw, self.worst)
         self.last = trial
@@ -299,7 +304,7 @@ def run_clause(clause: Clause, subject: Subject, options: Options | None = None,
     if reason:
         return ClauseResult(clause, Status.NOT_APPLICABLE, 0.0, reason, output=printed_output(printed_at_load, ""),
                             **common)
-    examples = _Examples(subject, check or prop.check)
+    examples = _Examples(subject, check or prop.check, layer=clause.kind == "layer")
     if replay is None:
         test = _hypothesis_test(prop, examples, options)
     else:

@@ -154,8 +154,8 @@ class Session:
                 "command": self.options.command(), "draws_pinned": reproducible.PINNED}
 
     def clauses(self, prefixes: list[str] | None = None) -> list[Clause]:
-        """The clauses for the target's kind whose ID equals or starts with one of ``prefixes`` (all if None)."""
-        return [c for c in select(prefixes) if c.kind == self.subject.kind]
+        """The clauses of the target's kinds whose ID equals or starts with one of ``prefixes`` (all if None)."""
+        return [c for c in select(prefixes) if c.kind in self.subject.kinds]
 
     def reproduce(self, clause: Clause) -> str:
         return f"{self.options.command()} --clause {clause.id} --seed {self.options.seed}"

@@ -43,7 +43,11 @@ class Subject:
     spec: str
     declaration: Declaration
     profile: profiles.Profile
-    kind: Kind = "layer"
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """The kinds of target it is (``layer``, ``optimizer``): its clauses are those kinds'."""
+        return self.declaration.kinds
 
     @property
     def layout(self) -> Layout:
@@ -140,9 +144,9 @@ class Target:
         implementation does wrong."""
         signature = FUNCTIONS[function]
         moved = [self.to_impl_layout(value, slot.role) for slot, value in zip(signature.arguments, args, strict=True)]
-        z_shape = moved[signature.argument_names.index("z")].shape
+        shape = moved[signature.argument_names.index(signature.shaped_by)].shape
         value = self.invoke(function, moved)
-        checked = protocol.results(function, value, self.layout, z_shape)
+        checked = protocol.results(function, value, self.layout, shape)
         return checked[0] if len(checked) == 1 else checked
 
     def invoke(self, function: str, args: list[Any]) -> Any:
@@ -196,6 +200,21 @@ class Target:
                           num_batches: int) -> tuple[np.ndarray, np.ndarray]:
         return self.call("update_cumulative", running_mean, running_var, z, num_batches)
 
+    def gd(self, p: np.ndarray, dp: np.ndarray, lr: float) -> np.ndarray:
+        return self.call("gd", p, dp, lr)
+
+    def momentum(self, p: np.ndarray, dp: np.ndarray, v: np.ndarray, lr: float, momentum: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        return self.call("momentum", p, dp, v, lr, momentum)
+
+    def rmsprop(self, p: np.ndarray, dp: np.ndarray, s: np.ndarray, lr: float, rho: float, eps: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+        return self.call("rmsprop", p, dp, s, lr, rho, eps)
+
+    def adam(self, p: np.ndarray, dp: np.ndarray, v: np.ndarray, s: np.ndarray, t: int, lr: float, beta1: float,
+             beta2: float, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.call("adam", p, dp, v, s, t, lr, beta1, beta2, eps)
+
 
 # -- loading ---------------------------------------------------------------------
 
@@ -226,9 +245,9 @@ def resolve(spec: str) -> Any:
     ``module:attribute`` or ``path/to/file.py[:attribute]`` (a class is constructed with no
     arguments).  ``exec:`` targets are loaded by the run session, not here."""
     if spec == "reference":
-        from bnspec.reference import batchnorm
+        import bnspec.reference
 
-        return batchnorm
+        return bnspec.reference
     from .adapters import ADAPTERS, EXTRAS
 
     if spec in ADAPTERS:

@@ -126,6 +126,16 @@ KINDS = {
             "m terms) and two products with the momentum.",
         ),
         Kind(
+            "optimizer",
+            8.0,
+            8.0,
+            "A parameter or a state after k steps of an optimizer (m is k here): each step rounds each "
+            "entry a handful of times (two products and a sum per average, a square, a root, a division, "
+            "the update: 8u with a margin), and the errors of successive steps add -- the averages' "
+            "decays are below 1, so none grows.  The roundings of the decays themselves are amplified "
+            "(bnspec.spec.optimizer_forms.decay_condition) and scale the step's part of the tolerance.",
+        ),
+        Kind(
             "network",
             256.0,
             8.0,
@@ -190,6 +200,15 @@ def tolerance(kind: str, dtype: np.dtype | type | str, m: int, scale: np.ndarray
     (per unit ``n x 1``, per element, or a scalar).
     """
     return units_tolerance(KINDS[kind].factor(m) / 2.0, dtype, scale, kind)
+
+
+def optimizer_tolerance(dtype: np.dtype | type | str, steps: int, exact: np.ndarray, amplified: np.ndarray,
+                        condition: float) -> Tolerance:
+    """The tolerance of an optimizer's result after ``steps`` steps: ``K(steps) u (exact + condition *
+    amplified)``, where ``amplified`` is the magnitude of the terms a rounded decay multiplies (the step,
+    the averages) and ``exact`` the rest (the parameter itself)."""
+    scale = np.asarray(exact, dtype=np.float64) + condition * np.asarray(amplified, dtype=np.float64)
+    return tolerance("optimizer", dtype, steps, scale)
 
 
 def units_tolerance(units: float, dtype: np.dtype | type | str, scale: np.ndarray | float,

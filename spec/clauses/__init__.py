@@ -11,23 +11,26 @@ Subjects:
 
 - ``layer``: the four protocol functions of the implementation under test;
 - ``network``: the reference network with the implementation's BN plugged in
-  between Z and A (L1).
+  between Z and A (L1), or trained with the implementation's optimizer (L4);
+- ``optimizer``: the optimizer protocol's functions, one step of each optimizer.
 
 Every clause states what an implementation must do; checks of the reference's
 own machinery (its accuracy, optimizers, training loop) are tests in
 ``tests/``, not clauses.  ``kind`` is the kind of target a clause is about:
-a run shows only the clauses of its target's kind.
+a run shows only the clauses of its target's kinds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
-#: The kinds of implementation a clause can be about (a target has one kind).
-Kind = Literal["layer"]
+#: The kinds of implementation a clause can be about: a BN layer (the layer protocol) or an optimizer
+#: (the optimizer protocol).  A target has the kinds of the protocol functions it has.
+Kind = Literal["layer", "optimizer"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 LEVELS = ("MUST", "SHOULD")
-SUBJECTS = ("layer", "network")
+SUBJECTS = ("layer", "network", "optimizer")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ def clause(
     sources: tuple[str, ...],
     subject: str = "layer",
     implements: tuple[str, ...] = (),
+    kind: Kind = "layer",
 ) -> Clause:
     """Register a clause (IDs are unique, levels and subjects from the lists above)."""
     if id in REGISTRY:
@@ -68,7 +72,9 @@ def clause(
         raise ValueError(f"level: {level!r} is not one of {LEVELS}")
     if subject not in SUBJECTS:
         raise ValueError(f"subject: {subject!r} is not one of {SUBJECTS}")
-    record = Clause(id, level, title, statement, formula, sources, subject, implements)
+    if kind not in KINDS:
+        raise ValueError(f"kind: {kind!r} is not one of {KINDS}")
+    record = Clause(id, level, title, statement, formula, sources, subject, implements, kind)
     REGISTRY[id] = record
     return record
 
@@ -86,4 +92,4 @@ def select(prefixes: list[str] | None) -> list[Clause]:
 
 
 # Registration order is the order of the specification.
-from . import layer, running, dtypes, network, variants  # noqa: E402, F401, I001
+from . import layer, running, dtypes, network, variants, optimizers  # noqa: E402, F401, I001

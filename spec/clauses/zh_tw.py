@@ -142,4 +142,41 @@ STATEMENTS: dict[str, str] = {
                   "空間維數 k（0 到 3），維數為 2 + k 的 z。",
     "BN-INPUT-4": "當 z 含有 NaN 或無窮大時，forward 拋出例外，或回傳一個輸出，其中含有該值的隱藏單元沒有任何有限的元"
                   "素：NaN 可以傳播下去，但由它算出的有限數值是錯的（其他隱藏單元不予判定）。",
+    "OPT-GD-1": "gd(p, dp, lr) 逐元素回傳 p - lr dp，p 可為任意形狀。",
+    "OPT-MOM-1": "momentum(p, dp, v, lr, momentum) 回傳設定檔所定形式的新 p 與 v：課程的平均形式 v_new = momentum v + "
+                 "(1 - momentum) dp、p_new = p - lr v_new；PyTorch 與 optax 的重球形式 v_new = momentum v + dp；Keras "
+                 "的速度形式 v_new = momentum v - lr dp、p_new = p + v_new。momentum = 0 時不判定 v_new：此時沒有任何"
+                 "一步會讀取 v，PyTorch 與 MLX 也不保留緩衝區。",
+    "OPT-MOM-2": "從抽取的 p 與 v 出發，連續 k 步 momentum（每一步都接收前一步回傳的 p 與 v）的終點，與設定檔所定形式"
+                 "的 k 步相同。",
+    "OPT-MOM-3": "從 v = 0 出發，學習率為 lr 的平均形式走 k 步，與學習率為 lr (1 - momentum) 的重球形式走 k 步，p 落在"
+                 "同一處，反之亦然：受測實作的 k 步與另一形式在換算學習率後的 k 步一致。",
+    "OPT-RMS-1": "rmsprop(p, dp, s, lr, rho, eps) 回傳 s_new = rho s + (1 - rho) dp^2 與 p_new = p - lr dp / "
+                 "(sqrt(s_new) + eps)（eps 在根號外：課程、PyTorch），或在把 eps 放進根號內的設定檔下（Keras、optax）"
+                 "回傳 p - lr dp / sqrt(s_new + eps)。",
+    "OPT-RMS-2": "從抽取的 p 與 s 出發，連續 k 步 RMSprop（每一步都接收前一步回傳的 p 與 s）的終點，與設定檔所定形式"
+                 "的 k 步相同。",
+    "OPT-RMS-3": "把 dp 乘以 c > 0、s 乘以 c^2、eps 乘以 c（eps 在根號內時乘以 c^2），p_new 不變，s_new 乘以 c^2："
+                 "步長的尺度是 lr dp / |dp|。",
+    "OPT-ADAM-1": "adam(p, dp, v, s, t, lr, beta1, beta2, eps) 回傳 v_new = beta1 v + (1 - beta1) dp、s_new = beta2 s "
+                  "+ (1 - beta2) dp^2 與 p_new = p - lr v_hat / (sqrt(s_hat) + eps)，其中 v_hat = v_new / (1 - "
+                  "beta1^t)、s_hat = s_new / (1 - beta2^t)；在把偏差修正併入 lr 的設定檔下（Keras），p_new = p - lr "
+                  "sqrt(1 - beta2^t) / (1 - beta1^t) v_new / (sqrt(s_new) + eps)。",
+    "OPT-ADAM-2": "從 t = 1 與抽取的 p、v、s 出發，連續 k 步 Ada"
+                  "m（每一步都接收前一步回傳的 p、v、s 與下一個 t）的終點，"
+                  "與設定檔所定形式的 k 步相同。",
+    "OPT-ADAM-3": "從 v = s = 0、t = 1 出發，對梯度介於 1e-2 到 1"
+                  "e3 之間、|dp| 遠大於 eps 的每個座標，第一步的移動量為 lr"
+                  "，誤差在 lr 的千分之一內：偏差修正抵銷了平均值從 0 開始的影響。",
+    "OPT-ADAM-4": "把 dp 與 v 乘以 c > 0、s 乘以 c^2、eps 乘以 c，p_new 不變，v_new 乘以 c，s_new 乘以 c^2。",
+    "OPT-ZERO-1": "從零狀態（v = s = 0）出發，零梯度讓 p 不變、狀態仍為零；對受測實作的每個最佳化器、任何 t 皆然。",
+    "OPT-DTYPE-1": "受測實作的每個最佳化器的每個結果，都是與 p 同形狀（包括零維）、同型別的新陣列：輸入 float32 就輸出 "
+                   "float32，輸入 float64 就輸出 float64。",
+    "OPT-PURE-1": "沒有任何最佳化器函數會修改它的引數：呼叫之後 p、dp 與狀態的值不變，"
+                  "以相同輸入再呼叫一次會得到相同結果。",
+    "OPT-INPUT-1": "當 lr < 0、衰減率（momentum、rho、beta1、beta2）不在 [0, 1) 內、eps < 0 或 t < 1 時，每個最佳化器函"
+                   "數都拋出例外，而不回傳結果。",
+    "OPT-NET-1": "以受測實作的最佳化器（各自帶著自己的狀態）更新含批次標準化之課"
+                 "程網路的每個參數——W[l]、b[l]、gamma[l] 與 "
+                 "beta[l]——訓練 k 步所得的參數，與從相同初始參數和梯度出發、以設定檔所定形式訓練 k 步所得的相同。",
 }

@@ -122,7 +122,9 @@ def diagnose(subject: Subject, results: list[ClauseResult], options: Options) ->
 
 
 def _diagnose(subject: Subject, results: list[ClauseResult], options: Options) -> Diagnosis:
-    failing = [r for r in results if r.status is Status.FAIL]
+    # The BN bugs' vocabulary: an optimizer clause's failure names its own bug in its message
+    # (bnspec.spec.diagnosis.optimizer_bugs).
+    failing = [r for r in results if r.status is Status.FAIL and r.clause.kind == "layer"]
     if not failing:
         return Diagnosis()
     fits: list[Fit] = []

@@ -203,7 +203,7 @@ def read_handshake(message: Any) -> tuple[Declaration, str]:
                            spatial=result.get("spatial_dims"), running_update=result.get("running_update"),
                            affine=result.get("affine"), eval_statistics=result.get("eval_statistics"),
                            cumulative_average=result.get("cumulative_average"),
-                           mixed_precision=result.get("mixed_precision"))
+                           mixed_precision=result.get("mixed_precision"), kind=result.get("kind"))
     name = result.get("name", "")
     if not isinstance(name, str):
         raise TargetError(f"its declaration: name must be a string, got {name!r:.100}")

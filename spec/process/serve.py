@@ -127,8 +127,9 @@ class Server:
         before = [v.copy() if isinstance(v, np.ndarray) else v for v in values]
         try:
             result = getattr(self.impl, function)(*values)
-            z = values[FUNCTIONS[function].argument_names.index("z")]
-            declared_protocol.results(function, result, self.declared.layout, z.shape)
+            signature = FUNCTIONS[function]
+            shaped_by = values[signature.argument_names.index(signature.shaped_by)]
+            declared_protocol.results(function, result, self.declared.layout, shaped_by.shape)
             reply = protocol.result_reply(request_id, function, result)
         except BaseException as exc:  # noqa: B036 - SystemExit, KeyboardInterrupt, MemoryError: a reply
             reply = protocol.error_reply(request_id, exc)

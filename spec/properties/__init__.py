@@ -34,6 +34,7 @@ class Property:
     check: Check
     needs: tuple[str, ...]
     max_examples: int | None
+    needs_any: bool = False  # True: the target needs one of ``needs`` (the property runs those it has)
 
     @property
     def qualname(self) -> str:
@@ -44,19 +45,21 @@ PROPERTIES: dict[str, Property] = {}
 
 
 def proves(
-    clause_id: str, *, needs: tuple[str, ...] = ("forward",), max_examples: int | None = None
+    clause_id: str, *, needs: tuple[str, ...] = ("forward",), max_examples: int | None = None,
+    needs_any: bool = False,
 ) -> Callable[[Check], Check]:
     """Register the decorated check as the property of ``clause_id``.
 
     ``needs`` lists the protocol functions it calls (a target without one of
-    them makes the clause "not applicable"); ``max_examples`` caps the number of
-    examples for costly properties (networks, training).
+    them makes the clause "not applicable"; with ``needs_any``, a target without
+    any of them); ``max_examples`` caps the number of examples for costly
+    properties (networks, training).
     """
 
     def register(check: Check) -> Check:
         if clause_id in PROPERTIES:
             raise ValueError(f"clause_id: {clause_id} already has a property")
-        PROPERTIES[clause_id] = Property(clause_id, check, needs, max_examples)
+        PROPERTIES[clause_id] = Property(clause_id, check, needs, max_examples, needs_any)
         return check
 
     return register
@@ -66,5 +69,6 @@ def load_all() -> dict[str, Property]:
     """Import every property module and return the registry."""
     # imported for their @proves registrations, in the order of the specification
     from . import dtypes, forward, gradients, invariance, network, purity, running, variants  # noqa: F401, I001
+    from . import optimizers, optimizer_rules  # noqa: F401, I001
 
     return PROPERTIES

@@ -45,7 +45,7 @@ class _Call:
     def results(self, target: Target, value: Any) -> tuple[np.ndarray, ...]:
         """What the call returned, checked against the protocol (ProtocolBreach otherwise) and copied,
         so that a later call cannot change it."""
-        z_shape = self.args[self.signature.argument_names.index("z")].shape
+        z_shape = self.args[self.signature.argument_names.index(self.signature.shaped_by)].shape
         checked = protocol.results(self.signature.name, value, target.layout, z_shape)
         return tuple(np.array(a, copy=True) for a in checked)
 
@@ -60,7 +60,7 @@ def _calls(target: Target, draw: draws.Draw) -> Iterator[_Call]:
                               "running_mean": running_mean, "running_var": running_var,
                               "eps": x.eps, "momentum": MOMENTUM, "num_batches": NUM_BATCHES}
     for name, signature in FUNCTIONS.items():
-        if target.has(name):
+        if signature.kind == "layer" and target.has(name):
             yield _Call(signature, [values[slot.name] if slot.role is Role.SCALAR
                                     else target.to_impl_layout(values[slot.name], slot.role)
                                     for slot in signature.arguments], x.n, x.m)
