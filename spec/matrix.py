@@ -34,6 +34,7 @@ DISTRIBUTIONS = {
     "onnx-reference": ("onnx",),
     "tensorflow": ("tensorflow-cpu",),
     "keras-torch": ("keras", "torch"),
+    "optax": ("optax", "jax"),
 }
 
 

@@ -28,6 +28,11 @@ ADAPTERS: dict[str, str] = {
     "onnx-reference": "bnspec.spec.adapters.onnx_reference_bn:OnnxReferenceBN",
     "tensorflow": "bnspec.spec.adapters.tensorflow_bn:TensorFlowBN",
     "keras-torch": "bnspec.spec.adapters.keras_torch_bn:KerasTorchBN",
+    # the optimizer protocol: each framework's own optimizers
+    "torch-optim": "bnspec.spec.adapters.torch_optim:TorchOptimizer",
+    "optax": "bnspec.spec.adapters.optax_optim:OptaxOptimizer",
+    "keras-optim": "bnspec.spec.adapters.keras_optim:KerasOptimizer",
+    "mlx-optim": "bnspec.spec.adapters.mlx_optim:MlxOptimizer",
 }
 
 #: adapter name -> the pip extra that installs its framework.
