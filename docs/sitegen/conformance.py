@@ -1,5 +1,6 @@
 """The conformance page's tables: the profiles (spec/profiles.py) and the matrix
-(docs/conformance/matrix.json, written by ``bnspec matrix``)."""
+(docs/conformance/matrix.json, written by ``bnspec matrix``).  The profiles'
+forms of the optimizers are also the optimizer page's table (spec/optimizer.md)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from . import ROOT, links, spec_pages
 MATRIX = Path(os.environ.get("BNSPEC_DOCS_MATRIX", ROOT / "docs" / "conformance" / "matrix.json"))
 
 _CONVENTIONS = ("eps", "momentum_weighs", "running_var", "single_example")
+#: The profile fields of the optimizer protocol (:mod:`bnspec.spec.optimizer_forms`).
+_FORMS = ("momentum_form", "rmsprop_eps", "adam_eps")
 _WORDS = {
     "en": {"profile": "profile", "eps": "eps default", "momentum_weighs": "momentum weighs the",
            "running_var": "running variance", "single_example": "at m = 1", "feature_axis": "feature axis",
@@ -27,7 +30,11 @@ _WORDS = {
            "none": "No deviation: every clause that applies passes under each target's profile.",
            "not_run": "not run",
            "newer": "Clauses added since the matrix was generated (`make matrix`)",
-           "examples": "examples per clause", "seed": "seed"},
+           "examples": "examples per clause", "seed": "seed",
+           "momentum_form": "momentum", "rmsprop_eps": "RMSprop's eps", "adam_eps": "Adam's eps",
+           "forms": "**The optimizers.** The profiles that state their framework's form of each optimizer, the "
+                    "conventions of the [optimizer protocol]({link}) (the other profiles keep the lecture's "
+                    "forms):"},
     "zh-TW": {"profile": "設定檔", "eps": "eps 預設值", "momentum_weighs": "momentum 加權於",
               "running_var": "移動變異數", "single_example": "m = 1 時", "feature_axis": "特徵軸",
               "convention": "慣例", "value": "值", "source": "出處", "clause": "條款", "level": "等級",
@@ -36,7 +43,10 @@ _WORDS = {
               "versions": "版本", "machine": "機器", "deviations": "偏差",
               "none": "沒有偏差：在各目標的設定檔下，每個適用的條款都通過。",
               "not_run": "未執行",
-              "newer": "矩陣產生之後新增的條款（`make matrix`）", "examples": "每個條款的範例數", "seed": "種子"},
+              "newer": "矩陣產生之後新增的條款（`make matrix`）", "examples": "每個條款的範例數", "seed": "種子",
+              "momentum_form": "動量法", "rmsprop_eps": "RMSprop 的 eps", "adam_eps": "Adam 的 eps",
+              "forms": "**最佳化器。** 載明其框架各最佳化器形式的設定檔，即[最佳化器協定]({link})的慣例"
+                       "（其他設定檔沿用講座的形式）："},
 }
 
 
@@ -44,8 +54,9 @@ def _cell(text: object) -> str:
     return spec_pages.plain(str(text)).replace("|", "\\|").replace("\n", " ")
 
 
-def profiles_table(language: str = "en") -> str:
-    """Every profile's conventions, then every convention with its source."""
+def profiles_table(language: str = "en", page_uri: str = "conformance/index.md") -> str:
+    """Every profile's conventions, then every convention with its source; then the optimizers' forms
+    (:func:`optimizer_forms_table`)."""
     w = _WORDS[language]
     head = ["profile", "eps", "momentum_weighs", "running_var", "single_example", "feature_axis"]
     lines = ["| " + " | ".join(w[h] for h in head) + " |", "|" + "---|" * len(head)]
@@ -57,6 +68,23 @@ def profiles_table(language: str = "en") -> str:
         for key in _CONVENTIONS:
             value = f"{p.eps:g}" if key == "eps" else getattr(p, key)
             lines.append(f"| `{p.name}` | `{key}` | {value} | {_cell(p.sources.get(key, '—'))} |")
+    link = links.relative(page_uri, "spec/optimizer.md") + "#forms"
+    return "\n".join(lines) + "\n\n" + w["forms"].format(link=link) + "\n\n" + optimizer_forms_table(language)
+
+
+def optimizer_forms_table(language: str = "en") -> str:
+    """The form of momentum, RMSprop and Adam in each profile that states them (a source for one of
+    the fields: the lecture and the frameworks whose optimizers bnspec checks or that train with
+    them), then each of those values with its source."""
+    w = _WORDS[language]
+    stated = [p for p in PROFILES.values() if any(key in p.sources for key in _FORMS)]
+    lines = ["| " + " | ".join([w["profile"], *(f"{w[key]} (`{key}`)" for key in _FORMS)]) + " |",
+             "|" + "---|" * (len(_FORMS) + 1)]
+    lines += [f"| `{p.name}` | " + " | ".join(f"`{getattr(p, key)}`" for key in _FORMS) + " |" for p in stated]
+    lines += ["", f"| {w['profile']} | {w['convention']} | {w['value']} | {w['source']} |", "|---|---|---|---|"]
+    for p in stated:
+        for key in _FORMS:
+            lines.append(f"| `{p.name}` | `{key}` | {getattr(p, key)} | {_cell(p.sources.get(key, '—'))} |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,13 +7,18 @@
   -200 < -100), so that each language's build gets its own copy.
 - ``on_page_markdown`` expands ``{{ name(args) }}`` directives:
   ``clauses()`` -- the list of every clause; ``clauses("subject")`` -- every
-  clause of a subject; ``pinned("L6")`` -- the clauses that cite a source
+  clause of a subject, as a whole page; ``clause_groups("subject")`` -- the
+  same clauses without the page's title and introduction, for a page that
+  introduces its subject in its own prose (spec/optimizer.md);
+  ``protocol("kind")`` -- the protocol functions of a kind of target
+  (``layer``, ``optimizer``); ``pinned("L6")`` -- the clauses that cite a source
   (:mod:`sitegen.spec_pages`); ``source("dotted.path")`` --
   the code of a function, class or module, pulled from its file with its line
   numbers and a link to its API entry; ``profiles()`` and ``matrix()`` -- the
-  tables of the conformance page, ``diagnoses()`` -- the diagnoses' vocabulary
+  tables of the conformance page, ``profiles("optimizer")`` -- the profiles'
+  forms of the optimizers alone, ``diagnoses()`` -- the diagnoses' vocabulary
   (:mod:`sitegen.conformance`).  An unknown
-  directive or symbol fails the build.
+  directive, symbol, subject or kind fails the build.
 - ``on_page_content`` drops the Sphinx roles (``:func:``) that the docstrings
   put before a name, which mkdocstrings shows as text.
 - ``on_post_page`` drops the ``<link rel="alternate" hreflang>`` tags of the
@@ -39,6 +44,7 @@ _DOCS = str(Path(__file__).resolve().parents[1])
 if _DOCS not in sys.path:
     sys.path.insert(0, _DOCS)
 
+from bnspec.spec.clauses import KINDS  # noqa: E402
 from sitegen import ROOT, conformance, figures, links, source, spec_pages  # noqa: E402
 
 #: Where `make docs` installs the npm package katex (see the Makefile's KATEX_VERSION).
@@ -91,6 +97,15 @@ def _expand(match: re.Match, page) -> str:
         return spec_pages.overview_page(language)
     if name == "clauses" and len(args) == 1:
         return spec_pages.subject_page(args[0], language)
+    if name == "clause_groups" and len(args) == 1:
+        try:
+            return spec_pages.clause_groups(args[0], language)
+        except ValueError as error:
+            raise PluginError(f"{uri}: {error}") from None
+    if name == "protocol" and len(args) == 1:
+        if args[0] not in KINDS:
+            raise PluginError(f"{uri}: protocol({args[0]!r}): the kinds are {KINDS}")
+        return spec_pages.protocol_table(args[0], language)
     if name == "pinned" and len(args) == 1:
         try:
             return spec_pages.pinned(args[0], uri, language)
@@ -99,7 +114,9 @@ def _expand(match: re.Match, page) -> str:
     if name == "source" and len(args) == 1:
         return _source_block(args[0], uri, language)
     if name == "profiles" and not args:
-        return conformance.profiles_table(language)
+        return conformance.profiles_table(language, uri)
+    if name == "profiles" and args == ["optimizer"]:
+        return conformance.optimizer_forms_table(language)
     if name == "matrix" and not args:
         return conformance.matrix_section(uri, language)
     if name == "diagnoses" and not args:

@@ -14,6 +14,8 @@ import re
 from bnspec.spec.clauses import Clause
 from bnspec.spec.properties import Property, load_all
 
+from . import source
+
 #: package -> the API page that renders it with its submodules (mkdocstrings); the longest prefix wins.
 API_PAGES = {"bnspec.reference": "api/reference.md", "bnspec.spec.properties": "api/properties.md",
              "bnspec.spec.adapters": "api/adapters.md", "bnspec.spec": "api/spec.md"}
@@ -61,3 +63,15 @@ def claim_link(source: str, from_uri: str) -> str | None:
 def property_of(clause_id: str) -> Property | None:
     """The property registered for ``clause_id`` with ``@proves``, if any."""
     return load_all().get(clause_id)
+
+
+def property_entry(prop: Property) -> str:
+    """The dotted path of the API entry that documents ``prop``: its qualname where its module's source
+    defines that name (mkdocstrings reads the source, not the imported module), else its module.  A
+    property made by a factory and renamed (one per optimizer function in
+    :mod:`bnspec.spec.properties.optimizers`) has no entry of its own, so its link goes to its module."""
+    try:
+        source.snippet(prop.qualname)
+    except ValueError:
+        return prop.check.__module__
+    return prop.qualname
