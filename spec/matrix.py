@@ -74,6 +74,9 @@ def column(name: str, max_examples: int, seed: int) -> dict:
             cell["message"] = result.message
             cell["finding"] = explained.get(result.clause.id, "unexplained")
         cells[result.clause.id] = cell
+    for clause in all_clauses():  # the other protocol's clauses: not of this target's kind
+        cells.setdefault(clause.id, {"status": Status.NOT_APPLICABLE.value, "seconds": 0.0,
+                                     "worst_error_over_tolerance": 0.0, "worst_error_eps_cond": None})
     return {"target": name, "installed": True, "profile": session.profile, "versions": _versions(name),
             "clauses": cells}
 
