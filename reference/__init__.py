@@ -15,7 +15,7 @@ statistics are ``n[l] x 1``.
 
 # The reference as a target of both protocols (``bnspec check reference``): the layer's functions and
 # declarations, and one step of each optimizer.
-from .batchnorm import (  # noqa: E402
+from .batchnorm import (
     backward,
     backward_eval,
     dtypes,
@@ -27,7 +27,7 @@ from .batchnorm import (  # noqa: E402
     update_cumulative,
     update_running,
 )
-from .optimizers import adam, gd, momentum, rmsprop  # noqa: E402
+from .optimizers import adam, gd, momentum, rmsprop
 
 __all__ = ["adam", "backward", "backward_eval", "dtypes", "forward", "forward_eval", "gd", "layout",
            "mixed_precision", "momentum", "profile", "rmsprop", "update_cumulative", "update_running"]

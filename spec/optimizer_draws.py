@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from .optimizer_forms import DECAYS
+from .protocol import FUNCTIONS, OPTIMIZER
 from .strategies import SEEDS, Draw, log_uniform
 
 #: The dtypes an optimizer is checked in (the issue of low-precision optimizer state is the frameworks').
@@ -109,7 +111,7 @@ def dtype(draw: Draw, declared: tuple[str, ...]) -> str:
 def hyper(draw: Draw, name: str, t: int | None = None) -> dict[str, Any]:
     """The hyperparameters of ``name``, drawn and labelled (``t`` given: not drawn)."""
     values: dict[str, Any] = {"lr": draw(LEARNING_RATES, "lr")}
-    for key in {"momentum": ("momentum",), "rmsprop": ("rho",), "adam": ("beta1", "beta2")}.get(name, ()):
+    for key in DECAYS[name]:
         values[key] = draw(decays(), key)
     if name == "adam":
         values["t"] = t if t is not None else draw(steps(), "t")
@@ -118,8 +120,8 @@ def hyper(draw: Draw, name: str, t: int | None = None) -> dict[str, Any]:
     return values
 
 
-#: The state arrays of each function, in the protocol's order.
-STATE = {"gd": (), "momentum": ("v",), "rmsprop": ("s",), "adam": ("v", "s")}
+#: The state arrays of each function, in the protocol's order (its results after p).
+STATE = {name: FUNCTIONS[name].result_names[1:] for name in OPTIMIZER}
 
 
 def state(draw: Draw, name: str, shape: tuple[int, ...], dt: str, grad_exponent: int,

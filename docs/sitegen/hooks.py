@@ -39,12 +39,13 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
+from bnspec.spec.clauses import KINDS
+
 # mkdocs loads this hook by path: put docs/ on sys.path before importing sitegen (hence E402).
 _DOCS = str(Path(__file__).resolve().parents[1])
 if _DOCS not in sys.path:
     sys.path.insert(0, _DOCS)
 
-from bnspec.spec.clauses import KINDS  # noqa: E402
 from sitegen import ROOT, conformance, figures, links, source, spec_pages  # noqa: E402
 
 #: Where `make docs` installs the npm package katex (see the Makefile's KATEX_VERSION).

@@ -23,19 +23,19 @@ from .network import _network
 from .optimizers import call
 
 
-def _functions(target: Target, trial: Trial) -> list[str]:
+def _functions(target: Target) -> list[str]:
     """The optimizer functions the target has, all of them (the clause holds for each)."""
     return [name for name in OPTIMIZER if target.has(name)]
 
 
 @proves("OPT-ZERO-1", needs=OPTIMIZER, needs_any=True, max_examples=10)
 def no_gradient_no_step(target: Target, trial: Trial) -> None:
-    for name in _functions(target, trial):
+    for name in _functions(target):
         drawn = draws.one_step(trial.draw, name, target.dtypes, zero_state=True)
         args = dict(drawn.args, dp=np.zeros_like(drawn.args["p"]))
         results = call(target, name, args)
-        for slot, got, was in zip(FUNCTIONS[name].results, results, [args["p"], *(
-                args[r.name] for r in FUNCTIONS[name].results[1:])], strict=True):
+        given = [args["p"], *(args[k] for k in draws.STATE[name])]
+        for slot, got, was in zip(FUNCTIONS[name].results, results, given, strict=True):
             changed = np.asarray(got, np.float64) != np.asarray(was, np.float64)
             trial.holds(not changed.any(), f"{name} with dp = 0 from zero state changed {slot.name} in "
                         f"{int(changed.sum())} of {changed.size} entries: {np.asarray(was).ravel()[:4]} became "
@@ -44,7 +44,7 @@ def no_gradient_no_step(target: Target, trial: Trial) -> None:
 
 @proves("OPT-DTYPE-1", needs=OPTIMIZER, needs_any=True, max_examples=10)
 def dtype_and_shape_kept(target: Target, trial: Trial) -> None:
-    for name in _functions(target, trial):
+    for name in _functions(target):
         drawn = draws.one_step(trial.draw, name, target.dtypes)
         for slot, got in zip(FUNCTIONS[name].results, call(target, name, drawn.args), strict=True):
             trial.equal(f"dtype of {slot.name}_new from {name} on {drawn.dtype} arrays", str(got.dtype), drawn.dtype)
@@ -53,7 +53,7 @@ def dtype_and_shape_kept(target: Target, trial: Trial) -> None:
 
 @proves("OPT-PURE-1", needs=OPTIMIZER, needs_any=True, max_examples=10)
 def steps_are_pure(target: Target, trial: Trial) -> None:
-    for name in _functions(target, trial):
+    for name in _functions(target):
         drawn = draws.one_step(trial.draw, name, target.dtypes)
         signature = FUNCTIONS[name]
         given = [target.to_impl_layout(drawn.args[s.name], s.role) for s in signature.arguments]
@@ -70,25 +70,26 @@ def steps_are_pure(target: Target, trial: Trial) -> None:
                         f"the same inputs the second time; required: the same (no hidden state)")
 
 
-#: The bad values OPT-INPUT-1 passes, one per call: (argument, how it is made from the good value).
-BAD = {"lr": (lambda v: -v,), "momentum": (lambda v: 1.0, lambda v: -0.5), "rho": (lambda v: 1.5, lambda v: -0.1),
-       "beta1": (lambda v: 1.0, lambda v: -0.1), "beta2": (lambda v: 1.0, lambda v: 1.5), "eps": (lambda v: -v,),
-       "t": (lambda v: 0, lambda v: -1)}
+#: The bad values OPT-INPUT-1 passes, one per call: argument -> how each is made from the good value.
+BAD: dict[str, tuple[Any, ...]] = {
+    "lr": (lambda v: -v,), "momentum": (lambda v: 1.0, lambda v: -0.5), "rho": (lambda v: 1.5, lambda v: -0.1),
+    "beta1": (lambda v: 1.0, lambda v: -0.1), "beta2": (lambda v: 1.0, lambda v: 1.5), "eps": (lambda v: -v,),
+    "t": (lambda v: 0, lambda v: -1)}
 
 
 @proves("OPT-INPUT-1", needs=OPTIMIZER, needs_any=True, max_examples=10)
 def bad_hyperparameters_refused(target: Target, trial: Trial) -> None:
-    for name in _functions(target, trial):
+    for name in _functions(target):
         drawn = draws.one_step(trial.draw, name, target.dtypes)
         scalars = [s.name for s in FUNCTIONS[name].arguments if s.name in BAD]
         which = trial.draw(st.sampled_from(scalars), "bad_argument")
-        make = trial.draw(st.sampled_from(BAD[which]), f"bad_{which}")
-        args: dict[str, Any] = dict(drawn.args, **{which: make(drawn.args[which])})
+        # the bad value itself is drawn (a number a case file can keep), from those BAD makes of the good one
+        bad = trial.draw(st.sampled_from([make(drawn.args[which]) for make in BAD[which]]), f"bad_{which}")
         try:
-            call(target, name, args)
+            call(target, name, dict(drawn.args, **{which: bad}))
         except ImplementationRaised:
             continue
-        trial.holds(False, f"{name} returned a result for {which} = {args[which]!r}; required: an exception "
+        trial.holds(False, f"{name} returned a result for {which} = {bad!r}; required: an exception "
                            f"(lr >= 0, decays in [0, 1), eps >= 0, t >= 1)")
 
 
@@ -101,7 +102,7 @@ def _arguments(params: dict[str, np.ndarray], grads: dict[str, np.ndarray], stat
 
 def _stepped(results: dict[str, tuple[np.ndarray, ...]], name: str) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
     """The new parameters, and their new state, from each parameter's results."""
-    names = [r.name for r in FUNCTIONS[name].results[1:]]
+    names = draws.STATE[name]
     return ({key: out[0] for key, out in results.items()},
             {key: dict(zip(names, out[1:], strict=True)) for key, out in results.items()})
 
@@ -109,10 +110,10 @@ def _stepped(results: dict[str, tuple[np.ndarray, ...]], name: str) -> tuple[dic
 @proves("OPT-NET-1", needs=OPTIMIZER, needs_any=True, max_examples=10)
 def training_the_bn_network(target: Target, trial: Trial) -> None:
     spec, params, X, Y = _network(trial.draw)
-    name = trial.draw(st.sampled_from(_functions(target, trial)), "optimizer")
+    name = trial.draw(st.sampled_from(_functions(target)), "optimizer")
     hyper = {k: v for k, v in draws.hyper(trial.draw, name, t=1).items() if k != "t"}
     k = trial.draw(st.integers(1, 3), "steps")
-    zero = {key: {r.name: np.zeros_like(p) for r in FUNCTIONS[name].results[1:]} for key, p in params.items()}
+    zero = {key: {k: np.zeros_like(p) for k in draws.STATE[name]} for key, p in params.items()}
     ours, theirs, our_state, their_state = dict(params), dict(params), zero, zero
     exact = {key: np.zeros_like(p) for key, p in params.items()}
     amplified = {key: np.zeros_like(p) for key, p in params.items()}

@@ -86,7 +86,7 @@ def _trajectory(clause_id: str, name: str) -> Check:
         k = draw(STEPS, "steps")
         shape, dt = drawn.args["p"].shape, drawn.dtype
         ours, theirs = dict(drawn.args), dict(drawn.args)
-        state_names = [r.name for r in FUNCTIONS[name].results[1:]]
+        state_names = draws.STATE[name]
         seen, summed = [], None
         for i in range(1, k + 1):
             if i > 1:
