@@ -185,14 +185,15 @@ def whole(name: str, value: Any, *, minimum: int = 1) -> int:
 
 
 def like(name: str, value: Any, p: np.ndarray, p_name: str = "p") -> np.ndarray:
-    """Return ``value`` if it is a finite numpy array of ``p``'s shape and dtype (an optimizer's
-    gradient or state, which goes with its parameter ``p``)."""
+    """Return ``value`` if it is a finite, real floating numpy array of ``p``'s shape (an optimizer's
+    gradient or state, which goes with its parameter ``p``).  Its dtype may differ from p's (a network
+    whose BN returns float32 gradients for float64 parameters): numpy's promotion decides the result's."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {_kind(value)}")
+    if not is_float(value.dtype):
+        raise TypeError(f"{name}: expected a real floating dtype ({_ACCEPTED}), got {value.dtype}")
     if value.shape != p.shape:
         raise ValueError(f"{name}: expected shape {p.shape}{_match(p_name)}, got {value.shape}")
-    if value.dtype != p.dtype:
-        raise TypeError(f"{name}: expected dtype {p.dtype}{_match(p_name)}, got {value.dtype}")
     if not all_finite(value):
         raise ValueError(f"{name}: contains NaN or infinite values")
     return value

@@ -386,7 +386,7 @@ def _bad_step_arrays(v: Valid, kw: dict, key: str) -> list[Any]:
     nan[v.index], inf[v.index] = np.nan, -np.inf
     bad: list[Any] = [None, 1.0, good.tolist(), good.astype(np.int64), good.astype(np.complex128), nan, inf]
     if key != "p":
-        bad += [np.ones((*good.shape, 1)), good[:, :1].copy(), good.astype(np.float32)]
+        bad += [np.ones((*good.shape, 1)), good[:, :1].copy()]
     if key == "s":
         bad.append(-np.ones_like(good))
     return bad
