@@ -10,7 +10,7 @@ DOCS_STAMP := $(VENV)/.docs
 KATEX_VERSION := 0.19.1
 KATEX := build/npm/.katex-$(KATEX_VERSION)
 # The frameworks of the bundled adapters, each an optional extra.
-FRAMEWORKS := torch,flax,keras,onnxruntime,tinygrad,mlx,onnx,tensorflow
+FRAMEWORKS := torch,flax,keras,onnxruntime,tinygrad,mlx,onnx,tensorflow,optax
 
 .PHONY: run test lint matrix bench docs clean mutation system-packages
 

@@ -36,7 +36,7 @@ import pytest
 REQUIRE_ALL = "BNSPEC_REQUIRE_ALL"
 
 #: The frameworks of the bundled adapters: each an extra of pyproject.toml.
-FRAMEWORKS = ("torch", "flax", "keras", "onnxruntime", "tinygrad", "mlx", "onnx", "tensorflow")
+FRAMEWORKS = ("torch", "flax", "keras", "onnxruntime", "tinygrad", "mlx", "onnx", "tensorflow", "optax")
 
 #: extra -> the top-level modules of it that the tests import (directly or through an adapter or mkdocs).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
@@ -48,6 +48,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "mlx": ("mlx",),
     "onnx": ("onnx",),
     "tensorflow": ("tensorflow",),
+    "optax": ("optax", "jax"),
     "docs": ("mkdocs", "material", "mkdocstrings", "mkdocs_autorefs", "mkdocs_static_i18n", "pymdownx",
              "matplotlib"),
 }

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from bnspec.reference import batchnorm as ref
-from bnspec.spec import profiles
+from bnspec.spec import optimizer_forms, profiles
 from bnspec.spec.errors import TargetError
 
 HERE = Path(__file__).resolve()
@@ -256,8 +256,11 @@ def test_the_allowed_values_have_one_home():
     assert profiles.CONVENTIONS["momentum_weighs"].choices == get_args(profiles.MomentumWeighs) == ("old", "new")
     assert profiles.CONVENTIONS["running_var"].choices == ("biased", "unbiased")
     assert profiles.CONVENTIONS["single_example"].choices == ("beta", "raises")
+    assert profiles.CONVENTIONS["momentum_form"].choices == get_args(optimizer_forms.MomentumForm)
+    assert profiles.CONVENTIONS["rmsprop_eps"].choices == get_args(optimizer_forms.EpsPlace) == ("outside", "inside")
+    assert profiles.CONVENTIONS["adam_eps"].choices == get_args(optimizer_forms.AdamEps)
     assert set(profiles.CONVENTIONS) == {"momentum_weighs", "running_var", "single_example", "refusal", "eps",
-                                         "feature_axis"}
+                                         "feature_axis", "momentum_form", "rmsprop_eps", "adam_eps"}
 
 
 @pytest.mark.parametrize("clause_id", ["BN-RUN-1", "BN-RUN-2", "BN-DEG-2"])

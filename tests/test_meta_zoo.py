@@ -119,8 +119,9 @@ def test_correct_implementation_passes(impl, clause):
 
 def test_every_clause_is_shown_able_to_fail():
     from test_meta_reference import CAUGHT_BY as REFERENCE_FAULTS
+    from test_optimizer_zoo import ZOO as OPTIMIZER_FAULTS  # the optimizer clauses' faults
     from test_variants import CAUGHT_BY as VARIANT_FAULTS  # the variant clauses' faults (their own targets)
 
     shown = ({c for ids in CAUGHT_BY.values() for c in ids} | {c for _, c in REFERENCE_FAULTS}
-             | {c for ids in VARIANT_FAULTS.values() for c in ids})
+             | {c for ids in VARIANT_FAULTS.values() for c in ids} | {c for f in OPTIMIZER_FAULTS for c in f.fails})
     assert {c.id for c in all_clauses()} - shown == set()

@@ -49,4 +49,7 @@ def test_reference_conforms(clause):
 def test_the_reference_module_is_the_protocol():
     for name in ("forward", "backward", "update_running", "forward_eval"):
         assert callable(getattr(batchnorm, name))
-    assert load("reference").impl is batchnorm
+    import bnspec.reference
+
+    # the package: the layer's functions and declarations, and the optimizers' steps (both protocols)
+    assert load("reference").impl is bnspec.reference and bnspec.reference.forward is batchnorm.forward

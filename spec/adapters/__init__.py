@@ -14,8 +14,9 @@ failing clauses and the findings are the same set.
 
 from __future__ import annotations
 
-#: adapter name -> "module:class" (modules are imported only when asked for).
-ADAPTERS: dict[str, str] = {
+#: adapter name -> "module:class" (modules are imported only when asked for): the layer protocol's, then
+#: the optimizer protocol's (:data:`OPTIMIZER_ADAPTERS`).
+LAYER_ADAPTERS: dict[str, str] = {
     "torch": "bnspec.spec.adapters.torch_bn:TorchBN",
     "torch-batch-statistics": "bnspec.spec.adapters.torch_bn:TorchBatchStatisticsBN",
     "torch-cumulative": "bnspec.spec.adapters.torch_bn:TorchCumulativeBN",
@@ -28,12 +29,15 @@ ADAPTERS: dict[str, str] = {
     "onnx-reference": "bnspec.spec.adapters.onnx_reference_bn:OnnxReferenceBN",
     "tensorflow": "bnspec.spec.adapters.tensorflow_bn:TensorFlowBN",
     "keras-torch": "bnspec.spec.adapters.keras_torch_bn:KerasTorchBN",
-    # the optimizer protocol: each framework's own optimizers
+}
+#: The optimizer protocol's: each framework's own optimizers.
+OPTIMIZER_ADAPTERS: dict[str, str] = {
     "torch-optim": "bnspec.spec.adapters.torch_optim:TorchOptimizer",
     "optax": "bnspec.spec.adapters.optax_optim:OptaxOptimizer",
     "keras-optim": "bnspec.spec.adapters.keras_optim:KerasOptimizer",
     "mlx-optim": "bnspec.spec.adapters.mlx_optim:MlxOptimizer",
 }
+ADAPTERS: dict[str, str] = {**LAYER_ADAPTERS, **OPTIMIZER_ADAPTERS}
 
 #: adapter name -> the pip extra that installs its framework.
 EXTRAS: dict[str, str] = {name: name.partition("-")[0] for name in ADAPTERS}

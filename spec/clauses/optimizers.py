@@ -31,7 +31,7 @@ _optimizer("OPT-MOM-2", "MUST", "Momentum over several steps",
            "k steps of momentum from a drawn p and v, each fed the p and v the previous step returned, end where "
            "k steps of the profile's form do.",
            r"(p_k, v_k) = \mathrm{momentum}^{\circ k}(p_0, v_0)", ("L4", "L11"),
-           (_OPT + "Momentum.step", _FORMS + "momentum"))
+           (_OPT + "Momentum", _FORMS + "momentum"))
 _optimizer("OPT-MOM-3", "MUST", "Averaged momentum is heavy ball with a smaller step",
            "From v = 0, k steps of the averaged form with learning rate lr take p where k steps of the heavy-ball "
            "form take it with learning rate lr (1 - momentum), and the converse: the target's k steps match the "
@@ -49,7 +49,7 @@ _optimizer("OPT-RMS-2", "MUST", "RMSprop over several steps",
            "k steps of RMSprop from a drawn p and s, each fed the p and s the previous step returned, end where "
            "k steps of the profile's form do.",
            r"(p_k, s_k) = \mathrm{rmsprop}^{\circ k}(p_0, s_0)", ("L4", "L11"),
-           (_OPT + "RMSprop.step", _FORMS + "rmsprop"))
+           (_OPT + "RMSprop", _FORMS + "rmsprop"))
 _optimizer("OPT-RMS-3", "MUST", "RMSprop does not see the gradient's scale",
            "Multiplying dp by c > 0, s by c^2 and eps by c (by c^2 where eps is inside the root) leaves p_new "
            "unchanged and multiplies s_new by c^2: the step is lr dp / |dp| in scale.",
@@ -67,7 +67,7 @@ _optimizer("OPT-ADAM-2", "MUST", "Adam over several steps",
            "k steps of Adam from t = 1 and a drawn p, v and s, each fed the p, v and s the previous step returned "
            "and the next t, end where k steps of the profile's form do.",
            r"(p_k, v_k, s_k) = \mathrm{adam}^{\circ k}(p_0, v_0, s_0),\ t = 1, \dots, k", ("L4", "L11"),
-           (_OPT + "Adam.step", _FORMS + "adam"))
+           (_OPT + "Adam", _FORMS + "adam"))
 _optimizer("OPT-ADAM-3", "MUST", "Adam's first step is lr, whatever the gradient's scale",
            "From v = s = 0 at t = 1, each coordinate with |dp| far above eps moves by lr, within lr times a "
            "thousandth, for gradients from 1e-2 to 1e3: the bias correction undoes the averages' start at 0.",
@@ -102,4 +102,4 @@ _optimizer("OPT-NET-1", "MUST", "Training the BN network with the target's optim
            "beta[l] -- updated by the target's optimizer with its own state, give the parameters k steps of the "
            "profile's form give from the same initial parameters and gradients.",
            r"\theta_k = \mathrm{opt}^{\circ k}(\theta_0),\ \theta \ni W^{[l]}, b^{[l]}, \gamma^{[l]}, \beta^{[l]}",
-           ("L2", "L4", "L11"), ("bnspec.reference.training.train", _OPT + "Adam.step"), subject="network")
+           ("L2", "L4", "L11"), ("bnspec.reference.training.train", _OPT + "Adam"), subject="network")
