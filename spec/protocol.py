@@ -36,6 +36,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
@@ -74,7 +75,7 @@ class Signature:
     def result_names(self) -> tuple[str, ...]:
         return tuple(slot.name for slot in self.results)
 
-    @property
+    @cached_property  # read on every call to the implementation
     def shaped_by(self) -> str:
         """The argument whose shape fixes the results' shapes: ``z`` (a layer's), ``p`` (an optimizer's)."""
         return next(slot.name for slot in self.arguments if slot.role in (Role.BATCH, Role.PARAM))
