@@ -26,6 +26,12 @@ from .errors import UsageError, UserInterrupt
 from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, passed
 from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session, target_of
 
+#: ``--jobs``' default: the CPUs this process may run on, at most MAX_DEFAULT_JOBS (each worker loads the
+#: target: a framework's memory and start-up once more per worker).
+MAX_DEFAULT_JOBS = 4
+DEFAULT_JOBS = min(MAX_DEFAULT_JOBS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                   else os.cpu_count() or 1)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnspec", description="The executable specification of batch normalization.")
@@ -55,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--memory-limit", type=int, metavar="MB", default=DEFAULT_MEMORY_LIMIT_MB,
                        help="with --isolate: megabytes the child may allocate beyond loading the target "
                             "(0: no limit; default %(default)s)")
+    check.add_argument("--jobs", "-j", type=int, default=DEFAULT_JOBS, metavar="N",
+                       help=f"worker processes the clauses run in, each loading the target (default: the CPUs "
+                            f"available, at most {MAX_DEFAULT_JOBS}: {DEFAULT_JOBS} here; 1: in this process)")
     check.add_argument("--save-failures", metavar="DIR", help="write each failing clause's example as a case file "
                                                               "for `bnspec replay`")
     commands.add_parser("profiles", help="list the profiles: each convention with its source")
@@ -92,7 +101,8 @@ def _options(args: argparse.Namespace) -> RunOptions:
     """The run's options from ``bnspec check``'s arguments; UsageError for a bad one."""
     target = target_of(args.target, args.exec_command)
     return RunOptions(target, profile=args.profile, max_examples=args.max_examples, seed=args.seed,
-                      timeout=args.timeout, isolate=args.isolate, memory_limit=args.memory_limit)
+                      timeout=args.timeout, isolate=args.isolate, memory_limit=args.memory_limit,
+                      jobs=getattr(args, "jobs", 1))
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -55,6 +55,7 @@ class RunOptions:
     isolate: bool = False
     memory_limit: int = DEFAULT_MEMORY_LIMIT_MB
     shrink: bool = True
+    jobs: int = 1  # worker processes the clauses run in (bnspec.spec.parallel); no result depends on it
 
     def __post_init__(self) -> None:
         if isinstance(self.max_examples, bool) or not isinstance(self.max_examples, int) or self.max_examples < 1:
@@ -62,6 +63,8 @@ class RunOptions:
         if self.timeout is not None and not 0 < self.timeout <= MAX_TIMEOUT:  # also refuses nan and inf
             raise UsageError(f"--timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, "
                              f"got {self.timeout!r}")
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise UsageError(f"--jobs must be a whole number of at least 1, got {self.jobs!r}")
         if not 0 <= self.memory_limit <= MAX_MEMORY_LIMIT_MB:
             raise UsageError(f"--memory-limit must be 0 (no limit) to {MAX_MEMORY_LIMIT_MB} megabytes, "
                              f"got {self.memory_limit!r}")
@@ -157,19 +160,40 @@ class Session:
         """The clauses of the target's kinds whose ID equals or starts with one of ``prefixes`` (all if None)."""
         return [c for c in select(prefixes) if c.kind in self.subject.kinds]
 
+    @property
+    def printed(self) -> str:
+        """What the implementation printed when it was loaded, not yet given to a clause's result."""
+        return self._printed
+
+    def take_printed(self) -> str:
+        """:attr:`printed`, which no later result then repeats."""
+        printed, self._printed = self._printed, ""
+        return printed
+
+    def discard_printed(self) -> None:
+        """Forget :attr:`printed` (a worker's: the session that started it reports it)."""
+        self._printed = ""
+
     def reproduce(self, clause: Clause) -> str:
         return f"{self.options.command()} --clause {clause.id} --seed {self.options.seed}"
 
     def run_clause(self, clause: Clause, *, replay: list[tuple[str, Any]] | None = None,
                    check: Check | None = None) -> ClauseResult:
-        printed, self._printed = self._printed, ""  # the output at import goes with the first clause only
+        printed = self.take_printed()  # the output at import goes with the first clause only
         return run_clause(clause, self.subject, self.options.runner_options(), reproduce=self.reproduce(clause),
                           replay=replay, check=check, printed_at_load=printed)
 
     def run(self, clauses: Iterable[Clause], progress: Callable[[ClauseResult], None] | None = None,
             fail_fast: bool = False, strict: bool = False) -> list[ClauseResult]:
         """Run every clause in order; ``progress`` is called after each.  With ``fail_fast``, stop
-        after the first result that makes the run fail (see :func:`~bnspec.spec.runner.passed`)."""
+        after the first result that makes the run fail (see :func:`~bnspec.spec.runner.passed`).  With
+        ``options.jobs`` above 1 the clauses run in that many worker processes
+        (:mod:`bnspec.spec.parallel`), the results and their order the same."""
+        clauses = list(clauses)
+        if self.options.jobs > 1 and len(clauses) > 1:
+            from . import parallel
+
+            return parallel.run(self, clauses, self.options.jobs, progress, fail_fast, strict)
         results = []
         for clause in clauses:
             result = self.run_clause(clause)
