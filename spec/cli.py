@@ -27,10 +27,22 @@ from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, passed
 from .session import DEFAULT_MEMORY_LIMIT_MB, RunOptions, Session, target_of
 
 #: ``--jobs``' default: the CPUs this process may run on, at most MAX_DEFAULT_JOBS (each worker loads the
-#: target: a framework's memory and start-up once more per worker).
+#: target: a framework's memory and start-up once more per worker) -- unless the environment's
+#: :data:`JOBS_VARIABLE` sets it (a test suite that already runs one process per CPU sets 1).
 MAX_DEFAULT_JOBS = 4
 DEFAULT_JOBS = min(MAX_DEFAULT_JOBS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                    else os.cpu_count() or 1)
+JOBS_VARIABLE = "BNSPEC_JOBS"
+
+
+def _default_jobs() -> int:
+    """``--jobs``' default: :data:`JOBS_VARIABLE` if set (a whole number of at least 1), else DEFAULT_JOBS."""
+    value = os.environ.get(JOBS_VARIABLE)
+    if value is None:
+        return DEFAULT_JOBS
+    if not value.strip().isdigit() or int(value) < 1:
+        raise UsageError(f"{JOBS_VARIABLE} must be a whole number of at least 1, got {value!r:.40}")
+    return int(value)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,9 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--memory-limit", type=int, metavar="MB", default=DEFAULT_MEMORY_LIMIT_MB,
                        help="with --isolate: megabytes the child may allocate beyond loading the target "
                             "(0: no limit; default %(default)s)")
-    check.add_argument("--jobs", "-j", type=int, default=DEFAULT_JOBS, metavar="N",
-                       help=f"worker processes the clauses run in, each loading the target (default: the CPUs "
-                            f"available, at most {MAX_DEFAULT_JOBS}: {DEFAULT_JOBS} here; 1: in this process)")
+    check.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                       help=f"worker processes the clauses run in, each loading the target (default: "
+                            f"${JOBS_VARIABLE}, else the CPUs available, at most {MAX_DEFAULT_JOBS}: {DEFAULT_JOBS} "
+                            f"here; 1: in this process)")
     check.add_argument("--save-failures", metavar="DIR", help="write each failing clause's example as a case file "
                                                               "for `bnspec replay`")
     commands.add_parser("profiles", help="list the profiles: each convention with its source")
@@ -102,7 +115,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
     target = target_of(args.target, args.exec_command)
     return RunOptions(target, profile=args.profile, max_examples=args.max_examples, seed=args.seed,
                       timeout=args.timeout, isolate=args.isolate, memory_limit=args.memory_limit,
-                      jobs=getattr(args, "jobs", 1))
+                      jobs=_default_jobs() if getattr(args, "jobs", None) is None else args.jobs)
 
 
 def _check(args: argparse.Namespace) -> int:

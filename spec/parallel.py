@@ -15,28 +15,65 @@ on; when none is left the rest run in this process.  Ctrl-C ends the workers.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any, cast
 
 from .clauses import REGISTRY, Clause
-from .errors import Cause, Status
+from .errors import Cause, Status, UserInterrupt
 from .runner import ClauseResult, passed, printed_output
 
 if TYPE_CHECKING:
     from .session import RunOptions, Session
 
 
+def _interrupted(signum: int, frame: Any) -> None:
+    raise UserInterrupt(signum)
+
+
 def _work(options: RunOptions, conn: Connection) -> None:
-    """A worker: load the target, then run each clause ID received until None."""
+    """A worker: load the target, then run each clause ID received until None.  Ended by the parent
+    (SIGTERM) or by Ctrl-C, it ends quietly, its session's processes closed."""
     from .session import Session
 
-    with Session(options) as session:
-        session.discard_printed()  # the target's output at import: the parent's first result carries it
-        conn.send("ready")
-        while (clause_id := conn.recv()) is not None:
-            conn.send(session.run_clause(REGISTRY[clause_id]))
+    signal.signal(signal.SIGTERM, _interrupted)  # between clauses too (a clause's runner sets its own)
+    signal.signal(signal.SIGINT, _interrupted)
+    try:
+        with Session(options) as session:
+            session.discard_printed()  # the target's output at import: the parent's first result carries it
+            conn.send("ready")
+            while (clause_id := conn.recv()) is not None:
+                conn.send(session.run_clause(REGISTRY[clause_id]))
+    except (UserInterrupt, KeyboardInterrupt, EOFError, BrokenPipeError):  # the parent is done with it
+        pass
+
+
+def _end(workers: dict[Connection, Any], finished: bool) -> None:
+    """End the workers: told to stop when the run finished (each is idle), else -- interrupted, or stopped
+    at a failure -- ended at once (SIGTERM: their sessions close the implementations' processes); killed if
+    they outlive :data:`WORKER_GRACE`."""
+    for conn, process in workers.items():
+        if not process.is_alive():
+            continue
+        if finished:
+            try:
+                conn.send(None)
+            except OSError:
+                process.terminate()
+        else:
+            process.terminate()
+    for process in workers.values():
+        process.join(timeout=WORKER_GRACE)
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+#: Seconds a worker has to end once told to (its running clause's time, or closing an implementation's
+#: process) before it is killed.
+WORKER_GRACE = 30.0
 
 
 def _lost(clause: Clause, exitcode: int | None) -> ClauseResult:
@@ -60,6 +97,7 @@ def run(session: Session, clauses: list[Clause], jobs: int, progress: Callable[[
     running: dict[Connection, int] = {}
     done: dict[int, ClauseResult] = {}
     ordered: list[ClauseResult] = []
+    finished = False
     try:
         while len(ordered) < len(clauses) and (pending or running) and workers:
             for ready in wait(list(workers)):
@@ -86,19 +124,11 @@ def run(session: Session, clauses: list[Clause], jobs: int, progress: Callable[[
                 ordered.append(result)
                 if progress:
                     progress(result)
-                if fail_fast and not passed([result], strict):
+                if fail_fast and not passed([result], strict):  # the workers' clauses are not wanted
                     return ordered
+        finished = True
     finally:
-        for conn, process in workers.items():
-            if process.is_alive():
-                try:
-                    conn.send(None)
-                except OSError:
-                    pass
-        for process in workers.values():
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
+        _end(workers, finished)
     # no worker left (each crashed): the rest in this process
     for index in range(len(ordered), len(clauses)):
         result = done.pop(index) if index in done else session.run_clause(clauses[index])

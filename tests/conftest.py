@@ -26,3 +26,8 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=1000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# The `bnspec check` runs the tests start run their clauses in this process: pytest-xdist already runs one
+# worker per CPU, and worker processes of their own would only compete for them (test_parallel.py runs
+# --jobs itself).
+os.environ.setdefault("BNSPEC_JOBS", "1")

@@ -38,3 +38,16 @@ def test_a_worker_that_dies_leaves_its_clause_as_an_error_and_the_others_run(tmp
     statuses = dict(_run(str(module), 2))
     assert statuses["BN-RUN-1"] == "error"
     assert {s for cid, s in statuses.items() if cid.startswith(("BN-NORM", "BN-AFFINE"))} == {"pass"}
+
+
+def test_a_bad_jobs_setting_is_a_one_line_usage_error():
+    import os
+    import subprocess
+    import sys
+
+    for setting in (["--jobs", "0"], []):
+        env = dict(os.environ, BNSPEC_JOBS="many")
+        done = subprocess.run([sys.executable, "-m", "bnspec.spec.cli", "check", "reference", "--clause",
+                               "BN-SHAPE-1", *setting], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert ("--jobs" if setting else "BNSPEC_JOBS") in done.stderr

@@ -9,28 +9,14 @@ import does) and turns on ``jax_enable_x64`` for float64.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-# Keras reads KERAS_BACKEND when it is first imported: set it before any import below (hence E402).
-os.environ.setdefault("KERAS_BACKEND", "jax")
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .compiled_layer import CompiledLayerBN  # noqa: E402
-from .keras_bn import FINDINGS  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)
-
-import keras  # noqa: E402
-
-if keras.backend.backend() != "jax":
-    raise ImportError(
-        f"the keras adapter's layer needs Keras' JAX backend; Keras runs on {keras.backend.backend()!r} "
-        "(the keras adapter runs it in a process of its own)"
-    )
+from .compiled_layer import CompiledLayerBN
+from .keras_bn import FINDINGS
+from .keras_on_jax import jax, keras
 
 
 class _Layer:

@@ -28,25 +28,12 @@ bit an eager ``apply_gradients`` (1 to 2.5 ms a call on a (3, 4) p).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
-# Keras reads KERAS_BACKEND when it is first imported: set it before any import below (hence E402).
-os.environ.setdefault("KERAS_BACKEND", "jax")
+import numpy as np
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)
-
-import keras  # noqa: E402
-
-if keras.backend.backend() != "jax":
-    raise ImportError(
-        f"the keras optimizer adapter needs Keras' JAX backend; Keras runs on {keras.backend.backend()!r} "
-        "(the keras optimizer adapter runs it in a process of its own)"
-    )
+from .keras_on_jax import jax, keras
 
 
 def padded_length(size: int) -> int:
