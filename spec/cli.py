@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import cases, report, reproducible
+from . import about, cases, report, reproducible
 from .diagnosis import diagnose
 from .errors import UsageError, UserInterrupt
 from .runner import DEFAULT_MAX_EXAMPLES, ClauseResult, passed
@@ -47,6 +47,8 @@ def _default_jobs() -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bnspec", description="The executable specification of batch normalization.")
+    parser.add_argument("--version", action="version", version=about.stamp(),
+                        help="print bnspec's version (and the commit of its source tree) and exit")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser(
         "check", help="check an implementation against every clause",
@@ -135,7 +137,7 @@ def _check(args: argparse.Namespace) -> int:
             declared = session.subject.declaration
             shapes = f" [{declared.layout.describe(declared.spatial_dims)}]" if declared.layout.spatial else ""
             print(f"{options.command()}  (profile {session.profile}, layout {declared.layout.value}{shapes}, "
-                  f"seed {args.seed}, {args.max_examples} examples per clause)", file=out)
+                  f"seed {args.seed}, {args.max_examples} examples per clause; {about.stamp()})", file=out)
             if reproducible.NOT_PINNED:
                 print(f"note: the draws are not pinned ({reproducible.NOT_PINNED}): --seed may not reproduce "
                       f"this run exactly; --save-failures does", file=out)

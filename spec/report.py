@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import about
 from .clauses import Clause
 from .diagnosis import Diagnosis
 from .errors import Status, UsageError
@@ -29,8 +30,10 @@ LEGEND = ("eps*cond: worst error / (machine eps x condition x scale); FAIL: the 
 HEADER = f"{COLUMNS}\n{LEGEND}"
 
 #: The repository's mkdocs.yml: its ``site_url`` starts the links to the clauses' pages (an installed
-#: wheel has none, and then a failure carries no link).
+#: wheel has none).
 MKDOCS = Path(__file__).resolve().parents[1] / "mkdocs.yml"
+#: The source of a clause's page in docs/, one page per subject (docs/sitegen/links.py renders and links it).
+CLAUSE_PAGE = "spec/{subject}.md"
 
 
 @functools.cache
@@ -44,12 +47,23 @@ def site_url() -> str:
     return found.group(1).strip("'\"") if found else ""
 
 
+def clause_address(clause: Clause) -> str:
+    """Where ``clause`` is explained in the documentation site, relative to the site's root: its page as
+    mkdocs serves it (:data:`CLAUSE_PAGE` without ``.md``) and its anchor, the ID: ``spec/layer/#BN-NORM-2``."""
+    return CLAUSE_PAGE.format(subject=clause.subject).removesuffix(".md") + f"/#{clause.id}"
+
+
 def clause_url(clause: Clause) -> str:
-    """The address of ``clause`` in the documentation site ('' without a ``site_url``): its page,
-    ``spec/<subject>.md`` (docs/sitegen/links.py ``clause_page``) as mkdocs serves it, and its anchor,
-    the ID."""
+    """:func:`clause_address` under mkdocs.yml's ``site_url`` ('' without one)."""
     base = site_url()
-    return f"{base.rstrip('/')}/spec/{clause.subject}/#{clause.id}" if base else ""
+    return f"{base.rstrip('/')}/{clause_address(clause)}" if base else ""
+
+
+def clause_reference(clause: Clause) -> str:
+    """The line a failure gives its clause's page: the full address where the site's is known, else the
+    page in the documentation site (``make docs`` builds it from a clone), and how to cite the clause."""
+    where = clause_url(clause) or f"{clause_address(clause)} in bnspec's documentation site"
+    return f"{where} (cite as: {about.citation(clause.id)})"
 
 
 def accuracy(result: ClauseResult) -> str:
@@ -70,9 +84,8 @@ def details(result: ClauseResult) -> str:
         f"--- {c.id} ({c.level}) {result.status}: {c.title}",
         f"required: {c.statement}",
         f"observed: {result.message}",
+        f"the clause: {clause_reference(c)}",
     ]
-    if clause_url(c):
-        parts.append(f"the clause: {clause_url(c)}")
     if result.counterexample:
         parts.append("counterexample: " + textwrap.indent(result.counterexample, "  ").lstrip())
     if result.output:
@@ -204,13 +217,17 @@ def write_json(path: str | Path, results: list[ClauseResult], meta: dict[str, An
 
 
 def write_junit(path: str | Path, results: list[ClauseResult], suite: str) -> None:
-    """Write the results as a JUnit XML test suite, atomically; n/a clauses are 'skipped'."""
+    """Write the results as a JUnit XML test suite, atomically; n/a clauses are 'skipped'; the suite's
+    properties ``bnspec.version`` and ``bnspec.commit`` say which bnspec gave them."""
     from xml.etree import ElementTree as ET
 
     counts = Counter(r.status for r in results)
     root = ET.Element("testsuite", name=xml_text(suite), tests=str(len(results)),
                       failures=str(counts.get(Status.FAIL, 0)), errors=str(counts.get(Status.ERROR, 0)),
                       skipped=str(counts.get(Status.NOT_APPLICABLE, 0)))
+    properties = ET.SubElement(root, "properties")  # which bnspec gave the verdicts
+    for key, value in about.identity().items():
+        ET.SubElement(properties, "property", name=f"bnspec.{key}", value=xml_text(str(value)))
     for r in results:
         case = ET.SubElement(root, "testcase", classname=f"bnspec.{r.clause.group}", name=r.clause.id,
                              time=f"{r.seconds:.4f}")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from . import capture, reproducible
+from . import about, capture, reproducible
 from . import target as targets
 from .clauses import Clause, select
 from .errors import Status, TargetError, UsageError
@@ -154,7 +154,7 @@ class Session:
         """The run's identity, as the JSON report and case files record it."""
         return {"target": self.options.target, "profile": self.profile, "layout": self.subject.layout.value,
                 "seed": self.options.seed, "max_examples": self.options.max_examples,
-                "command": self.options.command(), "draws_pinned": reproducible.PINNED}
+                "command": self.options.command(), "draws_pinned": reproducible.PINNED, "bnspec": about.identity()}
 
     def clauses(self, prefixes: list[str] | None = None) -> list[Clause]:
         """The clauses of the target's kinds whose ID equals or starts with one of ``prefixes`` (all if None)."""

@@ -7,8 +7,12 @@ import os
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import pytest
+
+from bnspec.spec import about
 from bnspec.spec.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_check_reference_prints_a_row_per_clause_and_writes_json(tmp_path, capsys):
     report = tmp_path / "out" / "results.json"
-    assert main(["check", "reference", "--clause", "BN-NORM", "--clause", "BN-RUN-1", "--json", str(report)]) == 0
+    junit = tmp_path / "out" / "results.xml"
+    assert main(["check", "reference", "--clause", "BN-NORM", "--clause", "BN-RUN-1", "--json", str(report),
+                 "--junit", str(junit)]) == 0
     out = capsys.readouterr().out
     for clause_id in ("BN-NORM-1", "BN-NORM-2", "BN-RUN-1"):
         assert any(line.startswith(clause_id) and " pass " in line for line in out.splitlines()), out
@@ -24,6 +30,27 @@ def test_check_reference_prints_a_row_per_clause_and_writes_json(tmp_path, capsy
     assert [r["id"] for r in results] == ["BN-NORM-1", "BN-NORM-2", "BN-RUN-1"]
     assert all({"id", "level", "status", "message"} <= set(r) for r in results)
     assert not list(report.parent.glob(".*.tmp"))
+    # The report says which bnspec gave it: the version of pyproject.toml, the commit of this tree.
+    meta = json.loads(report.read_text())["meta"]
+    assert meta["bnspec"] == {"version": _pyproject_version(), "commit": about.commit()}
+    assert about.stamp() in out.splitlines()[0]
+    assert f'<property name="bnspec.version" value="{about.version()}" />' in junit.read_text()
+
+
+def _pyproject_version() -> str:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def test_version_is_pyprojects_and_names_this_trees_commit(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith(f"bnspec {_pyproject_version()}")
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=10", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    if head:  # a clone: the commit, marked when the tree has changes
+        assert f"(commit {head}" in printed
 
 
 def test_a_faulty_target_fails_with_a_reproducer(capsys, monkeypatch):
@@ -33,6 +60,7 @@ def test_a_faulty_target_fails_with_a_reproducer(capsys, monkeypatch):
     assert "BN-AFFINE-1 (MUST) FAIL" in out and "required:" in out and "observed:" in out
     assert "impl.forward(z, gamma, beta, eps)" in out
     assert "--clause BN-AFFINE-1 --seed 0" in out
+    assert "the clause: spec/layer/#BN-AFFINE-1" in out  # its page in the documentation site
 
 
 def test_usage_errors_exit_2(capsys):

@@ -13,6 +13,7 @@ import re
 
 from bnspec.spec.clauses import Clause
 from bnspec.spec.properties import Property, load_all
+from bnspec.spec.report import CLAUSE_PAGE
 
 from . import source
 
@@ -43,8 +44,8 @@ def api_link(dotted: str, from_uri: str) -> str:
 
 
 def clause_page(clause: Clause) -> str:
-    """The specification page of ``clause``: one page per subject."""
-    return f"spec/{clause.subject}.md"
+    """The specification page of ``clause``: one page per subject (the CLI's links read the same pattern)."""
+    return CLAUSE_PAGE.format(subject=clause.subject)
 
 
 def clause_link(clause: Clause, from_uri: str) -> str:
