@@ -23,6 +23,8 @@ from bnspec.spec.profiles import PROFILES
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNER = (ROOT / "examples" / "learner_bn.py").read_text()
+sys.path.insert(0, str(ROOT / "examples"))
+from mistakes import EPS_OUTSIDE_ROOT  # noqa: E402
 
 NORMALIZE_VAR = "var = np.sum(centered**2, axis=0) / m"
 RUNNING_NEW_MEAN = "new_mean = momentum * running_mean.astype(work) + (1 - momentum) * batch_mean"
@@ -33,7 +35,7 @@ EVAL = "z_norm = (z.astype(work) - running_mean.astype(work)) / np.sqrt(running_
 
 #: bug -> the changes (old text, new text) that put exactly that bug into the learner's code.
 VARIANTS: dict[str, tuple[BugId, list[tuple[str, str]]]] = {
-    "eps outside the root": (BugId.EPS_OUTSIDE_SQRT, [("np.sqrt(var + eps)", "(np.sqrt(var) + eps)")]),
+    "eps outside the root": (BugId.EPS_OUTSIDE_SQRT, [EPS_OUTSIDE_ROOT]),
     "eps fixed at 1e-5": (BugId.EPS_IGNORED, [("np.sqrt(var + eps)", "np.sqrt(var + 1e-5)")]),
     "eps fixed at 10e-7": (BugId.EPS_IGNORED, [("np.sqrt(var + eps)", "np.sqrt(var + 10e-7)")]),
     "variance over m - 1": (BugId.UNBIASED_VARIANCE,

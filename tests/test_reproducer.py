@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from requirements import require_program
 
-from bnspec.spec import counterexample, report, reproducer
+from bnspec.spec import about, counterexample, report, reproducer
 from bnspec.spec.clauses import REGISTRY
 from bnspec.spec.process import codec
 from bnspec.spec.protocol import Layout
@@ -27,9 +27,12 @@ from bnspec.spec.trial import Claim
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNER = (ROOT / "examples" / "learner_bn.py").read_text()
-CORRECT_ROOT = "np.sqrt(var + eps)"
+sys.path.insert(0, str(ROOT / "examples"))
+from mistakes import EPS_OUTSIDE_ROOT  # noqa: E402
+
+CORRECT_ROOT = EPS_OUTSIDE_ROOT[0]
 #: The lecture's classic slip: eps added to the standard deviation instead of the variance.
-EPS_OUTSIDE = LEARNER.replace(CORRECT_ROOT, "(np.sqrt(var) + eps)")
+EPS_OUTSIDE = LEARNER.replace(*EPS_OUTSIDE_ROOT)
 #: A script run with this first line fails at any `import bnspec`.
 NO_BNSPEC = "import sys; sys.modules['bnspec'] = None\n"
 
@@ -180,8 +183,11 @@ def test_a_failure_links_to_its_clauses_page(monkeypatch):
     monkeypatch.setattr(report, "site_url", lambda: "https://example.org/bnspec/")
     url = report.clause_url(clause)
     assert url == "https://example.org/bnspec/" + links.clause_page(clause).removesuffix(".md") + "/#BN-NORM-2"
+    assert report.clause_reference(clause) == f"{url} (cite as: bnspec {about.version()}, BN-NORM-2)"
     monkeypatch.setattr(report, "site_url", lambda: "")
     assert report.clause_url(clause) == ""
+    # Without the site's address a failure still names the page, relative to the site's root.
+    assert report.clause_reference(clause).startswith("spec/layer/#BN-NORM-2 in bnspec's documentation site")
 
 
 def test_the_site_url_is_read_from_mkdocs_yml():
