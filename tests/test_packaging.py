@@ -88,6 +88,7 @@ def test_the_wheel_holds_every_module_only_under_bnspec_and_the_license(built):
         assert not [n for n in names if n.split("/")[0] not in ("bnspec", info)]  # no top-level spec/, reference/
         assert wheel.read(f"{info}/top_level.txt").decode().split() == ["bnspec"]
         assert "bnspec/py.typed" in names
+        assert "bnspec/spec/releases.json" in names  # bnspec.spec.history reads it
         assert wheel.read(f"{info}/licenses/LICENSE") == built["license"]
         metadata = wheel.read(f"{info}/METADATA").decode()
     assert "License-Expression: MIT" in metadata.splitlines() and "License-File: LICENSE" in metadata.splitlines()
