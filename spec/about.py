@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 #: The distribution's name on an index and in pip.
@@ -58,10 +59,11 @@ def commit() -> str | None:
     return head + ("+changes" if changed else "")
 
 
-def stamp() -> str:
-    """``bnspec 0.1.0 (commit 0123456789)``, or ``bnspec 0.1.0`` where no commit is known."""
-    found = commit()
-    return f"{DISTRIBUTION} {version()}" + (f" (commit {found})" if found else "")
+def stamp(recorded: Mapping[str, str | None] | None = None) -> str:
+    """``bnspec 0.1.0 (commit 0123456789)``, or ``bnspec 0.1.0`` where no commit is known: this bnspec,
+    or the one an :func:`identity` recorded (the matrix's)."""
+    found = recorded if recorded is not None else identity()
+    return f"{DISTRIBUTION} {found['version']}" + (f" (commit {found['commit']})" if found.get("commit") else "")
 
 
 def identity() -> dict[str, str | None]:

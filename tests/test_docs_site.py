@@ -172,24 +172,11 @@ def test_matrix_is_rendered_once_committed(site):
     for column in matrix["columns"]:
         assert column["target"] in text
         for clause_id, cell in column.get("clauses", {}).items():
-            if "finding" in cell:
+            if "detail" in cell:
                 assert f"deviation-{column['target']}-{clause_id}" in ids
-                assert _escaped(cell["finding"]) in text
-
-
-def test_matrix_renderer_explains_each_deviation(tmp_path, monkeypatch):
-    cell = {"status": "FAIL", "seconds": 0.1, "worst_error_over_tolerance": 3.0, "message": "observed 1",
-            "finding": "the framework raises at m = 1"}
-    matrix = {"machine": {"python": "3.11"}, "options": {"max_examples": 5, "seed": 0}, "clauses": ["BN-DEG-2"],
-              "columns": [{"target": "torch", "installed": True, "profile": "torch", "versions": {"torch": "2"},
-                           "clauses": {"BN-DEG-2": cell}},
-                          {"target": "mlx", "installed": False, "reason": "no module mlx", "versions": {}}]}
-    (tmp_path / "matrix.json").write_text(json.dumps(matrix))
-    monkeypatch.setattr(conformance, "MATRIX", tmp_path / "matrix.json")
-    text = conformance.matrix_section("conformance/index.md")
-    assert "[**FAIL**](#deviation-torch-BN-DEG-2)" in text
-    assert "{ #deviation-torch-BN-DEG-2 }" in text and "the framework raises at m = 1" in text
-    assert "../spec/layer.md#BN-DEG-2" in text and "no module mlx" in text
+                assert _escaped(cell["detail"]) in text
+        for key, cause in column.get("causes", {}).items():
+            assert f"cause-{column['target']}-{key}" in ids and _escaped(cause) in text
 
 
 def test_every_clause_has_a_traditional_chinese_statement():

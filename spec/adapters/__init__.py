@@ -8,8 +8,13 @@ as shipped, with its defaults, except where a name says otherwise.
 
 An adapter class may carry ``FINDINGS`` (else its module's): clause ID -> why
 the framework, not the adapter, breaks that clause under its own profile.
-``bnspec matrix`` shows them beside the FAILs, and the tests require that the
-failing clauses and the findings are the same set.
+A root cause that several findings share is written once, as a module-level
+constant (a sentence without its final period), and each of them quotes it:
+``Deviation(detail, CAUSE)`` (:class:`bnspec.spec.matrix.Deviation`, the str
+``"{detail} {CAUSE}."``); a finding of its own is a plain str.
+``bnspec matrix`` shows them beside the FAILs, each cause once per adapter with
+the clauses it explains, and the tests require that the failing clauses and the
+findings are the same set.
 """
 
 from __future__ import annotations

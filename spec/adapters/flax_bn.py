@@ -64,6 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ..matrix import Deviation
 from .compiled_layer import CompiledLayerBN, stats_dtype
 
 jax.config.update("jax_enable_x64", True)
@@ -83,12 +84,12 @@ EMPTY_BATCH = (
 )
 #: clause ID -> why flax.nnx.BatchNorm (profile ``flax``, either variance) breaks it, whatever its variance.
 COMMON_FINDINGS: dict[str, str] = {
-    "BN-EMPTY-2": f"backward with m = 0 (z of shape (0, 1, 1, 2)) returns dgamma = [nan, nan] where the sum over no "
-                  f"example is 0 (dbeta is 0): the gradient of scale is that empty sum times rsqrt(var + eps), and "
-                  f"var is NaN. {EMPTY_BATCH}.",
-    "BN-EMPTY-3": f"update_running with m = 0 returns running_mean [nan] for [0.] (and a NaN variance): the update "
-                  f"momentum * old + (1 - momentum) * batch statistic takes in the NaN mean and variance of no "
-                  f"example. {EMPTY_BATCH}.",
+    "BN-EMPTY-2": Deviation("backward with m = 0 (z of shape (0, 1, 1, 2)) returns dgamma = [nan, nan] where the sum "
+                            "over no example is 0 (dbeta is 0): the gradient of scale is that empty sum times "
+                            "rsqrt(var + eps), and var is NaN.", EMPTY_BATCH),
+    "BN-EMPTY-3": Deviation("update_running with m = 0 returns running_mean [nan] for [0.] (and a NaN variance): the "
+                            "update momentum * old + (1 - momentum) * batch statistic takes in the NaN mean and "
+                            "variance of no example.", EMPTY_BATCH),
     "BN-INPUT-1": "forward with eps = 0 returns a result, and so does a negative eps (z = [[1.1], [-1.1]], "
                   "eps = -1e-3: 1.0004134794 = 1.1 / sqrt(1.21 - 0.001)): flax.nnx.BatchNorm checks no epsilon "
                   "and adds it to the variance as given (rsqrt(var + epsilon) in _normalize).",
@@ -97,40 +98,43 @@ COMMON_FINDINGS: dict[str, str] = {
 #: (the evidence: ``bnspec check flax-fast-variance``, seed 0, 40 examples, channels_last z).
 FAST_VARIANCE_FINDINGS: dict[str, str] = {
     **COMMON_FINDINGS,
-    "BN-F32-1": f"In float32 the one-pass variance is wrong beyond float32's tolerance (-0.167298 for an exact "
-                f"-0.201725, 29 x the tolerance). {ONE_PASS}.",
-    "BN-F32-2": f"In float32 dz goes wrong the same way (2.55202 for an exact 0.000269, 25 x the tolerance). "
-                f"{ONE_PASS}.",
-    "BN-VAR-1": f"On nearly constant units far from 0, E[x^2] - E[x]^2 cancels to rounding noise: float16 output "
-                f"0.93066 for 0.92460, 1.3 x the tolerance. {ONE_PASS}.",
-    "BN-VAR-2": f"On the same units dz is off (-488.917421 for -488.917768 in float64, 40 x the tolerance). "
-                f"{ONE_PASS}.",
-    "BN-NORM-1": f"The output's mean per unit is not 0 within rounding (-6.2e-06 against a 1.9e-07 tolerance): the "
-                 f"mean is subtracted, but the variance it is divided by is wrong. {ONE_PASS}.",
-    "BN-NORM-2": f"The output's variance is not sigma^2 / (sigma^2 + eps) (0.99975 for 0.9999976, 2.1e4 x the "
-                 f"tolerance): the layer divides by the square root of a wrong variance. {ONE_PASS}.",
-    "BN-AFFINE-2": f"forward(z, sqrt(sigma^2 + eps), mu, eps) does not give back z (-121193.397868 for "
-                   f"-121193.397876, 1.5e4 x the tolerance). {ONE_PASS}.",
-    "BN-AFFINE-3": f"The output's spread is not gamma's: a variance of 70068.5 where 0.99999 is required (11 x the "
-                   f"tolerance), z divided by the root of a one-pass variance far below the batch's. {ONE_PASS}.",
-    "BN-FWD-REF": f"forward differs from the reference (2.8723580 for 2.8725913, 1.5e4 x the tolerance). "
-                  f"{ONE_PASS}.",
-    "BN-INV-1": f"Adding b to every example changes the one-pass variance's rounding error, so forward(z + b) != "
-                f"forward(z) beyond rounding (1.2 x the pair tolerance). {ONE_PASS}.",
-    "BN-INV-2": f"Adding b changes dz (3.99600e-09 for 3.98480e-09, 2.2 x the tolerance). {ONE_PASS}.",
-    "BN-LOC-2": f"Permuting the examples reorders the sums of E[x] and E[x^2], and the one-pass formula amplifies "
-                f"that reordering's rounding by mu^2 / sigma^2 (1.1 x the pair tolerance). {ONE_PASS}.",
-    "BN-LOC-5": f"Permuting the examples changes dz the same way (1.90077e-09 for 1.87873e-09, 1.6 x the "
-                f"tolerance). {ONE_PASS}.",
-    "BN-GRAD-7": f"The variance's term of dz, sum(dz * z_norm), is off (-0.0935864 for -0.0935884, 38 x the "
-                 f"tolerance). {ONE_PASS}.",
-    "BN-GRAD-REF": f"dz differs from the reference (0.0468237 for 0.0468247, 54 x the tolerance). {ONE_PASS}.",
-    "BN-DEG-3": f"For a constant unit E[x^2] - E[x]^2 is a rounding residue of size u mu^2 instead of 0; beside a "
-                f"small eps it changes dz (-0.0765661 for -0.0765669, 25 x the tolerance). {ONE_PASS}.",
-    "BN-RUN-1": f"The running variance is updated with the one-pass batch variance (1.2133571508638852 for "
-                f"1.2133571508631278, 2.5 x the tolerance). {ONE_PASS}.",
-    "BN-RUN-2": f"The running variance converges to the one-pass batch variance, not the batch's own "
-                f"(0.0017275895372677 for 0.0017275895372024, 3.2 x the tolerance). {ONE_PASS}.",
+    "BN-F32-1": Deviation("In float32 the one-pass variance is wrong beyond float32's tolerance (-0.167298 for an "
+                          "exact -0.201725, 29 x the tolerance).", ONE_PASS),
+    "BN-F32-2": Deviation("In float32 dz goes wrong the same way (2.55202 for an exact 0.000269, 25 x the "
+                          "tolerance).", ONE_PASS),
+    "BN-VAR-1": Deviation("On nearly constant units far from 0, E[x^2] - E[x]^2 cancels to rounding noise: float16 "
+                          "output 0.93066 for 0.92460, 1.3 x the tolerance.", ONE_PASS),
+    "BN-VAR-2": Deviation("On the same units dz is off (-488.917421 for -488.917768 in float64, 40 x the "
+                          "tolerance).", ONE_PASS),
+    "BN-NORM-1": Deviation("The output's mean per unit is not 0 within rounding (-6.2e-06 against a 1.9e-07 "
+                           "tolerance): the mean is subtracted, but the variance it is divided by is wrong.", ONE_PASS),
+    "BN-NORM-2": Deviation("The output's variance is not sigma^2 / (sigma^2 + eps) (0.99975 for 0.9999976, 2.1e4 x the "
+                           "tolerance): the layer divides by the square root of a wrong variance.", ONE_PASS),
+    "BN-AFFINE-2": Deviation("forward(z, sqrt(sigma^2 + eps), mu, eps) does not give back z (-121193.397868 for "
+                             "-121193.397876, 1.5e4 x the tolerance).", ONE_PASS),
+    "BN-AFFINE-3": Deviation("The output's spread is not gamma's: a variance of 70068.5 where 0.99999 is required (11 "
+                             "x the tolerance), z divided by the root of a one-pass variance far below the "
+                             "batch's.", ONE_PASS),
+    "BN-FWD-REF": Deviation("forward differs from the reference (2.8723580 for 2.8725913, 1.5e4 x the "
+                            "tolerance).", ONE_PASS),
+    "BN-INV-1": Deviation("Adding b to every example changes the one-pass variance's rounding error, so forward(z + b) "
+                          "!= forward(z) beyond rounding (1.2 x the pair tolerance).", ONE_PASS),
+    "BN-INV-2": Deviation("Adding b changes dz (3.99600e-09 for 3.98480e-09, 2.2 x the tolerance).", ONE_PASS),
+    "BN-LOC-2": Deviation("Permuting the examples reorders the sums of E[x] and E[x^2], and the one-pass formula "
+                          "amplifies that reordering's rounding by mu^2 / sigma^2 (1.1 x the pair "
+                          "tolerance).", ONE_PASS),
+    "BN-LOC-5": Deviation("Permuting the examples changes dz the same way (1.90077e-09 for 1.87873e-09, 1.6 x the "
+                          "tolerance).", ONE_PASS),
+    "BN-GRAD-7": Deviation("The variance's term of dz, sum(dz * z_norm), is off (-0.0935864 for -0.0935884, 38 x the "
+                           "tolerance).", ONE_PASS),
+    "BN-GRAD-REF": Deviation("dz differs from the reference (0.0468237 for 0.0468247, 54 x the tolerance).", ONE_PASS),
+    "BN-DEG-3": Deviation("For a constant unit E[x^2] - E[x]^2 is a rounding residue of size u mu^2 instead of 0; "
+                          "beside a small eps it changes dz (-0.0765661 for -0.0765669, 25 x the "
+                          "tolerance).", ONE_PASS),
+    "BN-RUN-1": Deviation("The running variance is updated with the one-pass batch variance (1.2133571508638852 for "
+                          "1.2133571508631278, 2.5 x the tolerance).", ONE_PASS),
+    "BN-RUN-2": Deviation("The running variance converges to the one-pass batch variance, not the batch's own "
+                          "(0.0017275895372677 for 0.0017275895372024, 3.2 x the tolerance).", ONE_PASS),
 }
 
 

@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from ..matrix import Deviation
 from .in_child import ChildProcessBN
 
 for _module in ("keras", "jax"):
@@ -73,11 +74,11 @@ LR_FLOAT32 = ("On float64 parameters the step is computed with the learning rate
               "0.10000000149011612, 1.5e-8 relative, some 10^5 times float64's tolerance): keras/src/optimizers/"
               "base_optimizer.py, BaseOptimizer.__init__ keeps it in backend.Variable(learning_rate, dtype="
               "backend.floatx()) (float32) and update_step casts that to the variable's dtype (keras 3.15.1). "
-              "float32 parameters conform.")
+              "float32 parameters conform")
 #: The clauses Keras' optimizers break under the keras profile, and why (bnspec matrix shows them).
 FINDINGS: dict[str, str] = {
     **dict.fromkeys(("OPT-GD-1", "OPT-MOM-1", "OPT-MOM-2", "OPT-MOM-3", "OPT-RMS-1", "OPT-RMS-2", "OPT-ADAM-1",
-                     "OPT-ADAM-2", "OPT-NET-1"), LR_FLOAT32),
+                     "OPT-ADAM-2", "OPT-NET-1"), Deviation("", LR_FLOAT32)),
     "OPT-INPUT-1": "gd returned a result for lr = -1.0: Keras checks only SGD's momentum (keras/src/optimizers/"
                    "sgd.py: momentum must be a float in [0, 1]) and that learning_rate is a float; a negative lr "
                    "steps uphill, rho, the betas, eps and t are used as given (NaN at t = 0: alpha = 0 / 0).",

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import bfloat16
 from ..bfloat16 import is_bfloat16
+from ..matrix import Deviation
 from .compiled_layer import CompiledLayerBN
 from .in_child import ChildProcessBN
 
@@ -57,58 +58,59 @@ _NAN = "A float64 unit near 28490 with spread 0.08 (rounded to float32) gets a n
 
 #: clause ID -> why keras.layers.BatchNormalization on torch (profile ``keras``) breaks it.
 FINDINGS: dict[str, str] = {
-    "BN-VAR-1": f"On nearly constant float64 units near 401.7 every output is NaN, where finite values within "
-                f"4e-8 are required. {MOMENTS}.",
-    "BN-VAR-2": f"On nearly constant float64 units dz is 7343.4990 for 7343.4995 (109 x the tolerance): E[x^2] - "
-                f"E[x]^2 in float32 loses the spread. {MOMENTS}; and {FLOAT32}.",
-    "BN-F32-1": f"float32 z with a unit near 34.4 of spread 0.04 gives 2.2083 for 2.2017 (5.5 x float32's "
-                f"tolerance). {MOMENTS}.",
-    "BN-F32-2": f"float32 z with a unit near 34.4 of spread 0.04 gives dz -0.512 for 0.0003 (5 x float32's "
-                f"tolerance). {MOMENTS}.",
-    "BN-INV-3": f"{_NAN} in forward(z, eps / c^2) and forward(c z, eps). {MOMENTS}.",
-    "BN-INV-4": f"{_NAN} in dz at (z, eps). {MOMENTS}.",
-    "BN-LOC-1": f"{_NAN} output on the unit the clause leaves unchanged. {MOMENTS}.",
-    "BN-LOC-4": f"{_NAN} dz on the unit the clause leaves unchanged. {MOMENTS}.",
-    "BN-LOC-2": f"{_NAN} output, in the permuted and the original order alike. {MOMENTS}.",
-    "BN-LOC-5": f"{_NAN} dz, in the permuted and the original order alike. {MOMENTS}.",
-    "BN-LOC-3": f"A float64 unit near 3.16e7 with spread 2e1 (rounded to float32) gets a negative variance: the "
-                f"output is NaN before and after the other mini-batches. {MOMENTS}.",
-    "BN-NORM-1": f"The output's mean per unit is 3e-8, not 0 within float64 rounding. {FLOAT32}.",
-    "BN-NORM-2": f"The output's variance is 1 where sigma^2 / (sigma^2 + eps) = 0.9999999918: eps = 1e-8 is lost "
-                 f"in float32. {FLOAT32}.",
-    "BN-AFFINE-1": f"forward(z, gamma, beta) differs from gamma * forward(z, 1, 0) + beta by float32 rounding "
-                   f"(4.99053907 for 4.99053889). {FLOAT32}.",
-    "BN-AFFINE-2": f"forward(z, sqrt(sigma^2 + eps), mu) gives back z only to float32 precision (1.1015249491 for "
-                   f"1.1015249207). {FLOAT32}.",
-    "BN-AFFINE-3": f"The output's spread holds only to float32 precision (variance 1 for 0.9999999918). {FLOAT32}.",
-    "BN-FWD-REF": f"forward differs from the reference by 4e-9 against a 1e-14 tolerance. {FLOAT32}.",
-    "BN-INV-1": f"forward(z + b) differs from forward(z) by 3.6e-7: z + b is rounded to float32 and its "
-                f"variance cancels. {FLOAT32}; and {MOMENTS}.",
-    "BN-INV-2": f"dz at z + b differs from dz at z by 3e-8. {FLOAT32}.",
-    "BN-GRAD-1": f"dz disagrees with finite differences of forward, which moves in float32 steps (-1.6e-8 for "
-                 f"0). {FLOAT32}.",
-    "BN-GRAD-2": f"dgamma disagrees with finite differences of forward in gamma (1.4686999321 for 1.4686998942). "
-                 f"{FLOAT32}.",
-    "BN-GRAD-3": f"dbeta disagrees with finite differences of forward in beta (-0.3730064034 for -0.3730063957). "
-                 f"{FLOAT32}.",
-    "BN-GRAD-4": f"dbeta is sum(grad) rounded to float32 (-0.3730064034 for -0.3730063957). {FLOAT32}.",
-    "BN-GRAD-5": f"dgamma differs from sum(grad * z_norm) by float32 rounding (1.4686999321 for 1.4686998942). "
-                 f"{FLOAT32}.",
-    "BN-GRAD-6": f"sum(dz) per unit is -3.7e-9, not 0 within float64 rounding. {FLOAT32}.",
-    "BN-GRAD-7": f"sum(dz * z_norm) per unit is -6e-8 where the clause requires 1.1e-8. {FLOAT32}.",
-    "BN-GRAD-REF": f"dz differs from the reference by 3.5e-8 (-2.98e-8 for 5.5e-9). {FLOAT32}.",
-    "BN-DEG-1": f"A constant unit's output is beta rounded to float32 (3.15853548 for 3.15853554). {FLOAT32}.",
-    "BN-DEG-2": f"At m = 1 the output is beta rounded to float32 (3.15853548 for 3.15853554). {FLOAT32}.",
-    "BN-DEG-3": f"A constant unit's dz is gamma (grad - mean(grad)) / sqrt(eps) in float32 (7343.49902 for "
-                f"7343.49949). {FLOAT32}.",
-    "BN-DEG-4": f"At m = 1 dbeta is grad rounded to float32 (0.5478467345 for 0.5478467493). {FLOAT32}.",
-    "BN-RUN-1": f"The new moving variance is computed in float32 (1.21335721 for 1.21335715). {FLOAT32}.",
-    "BN-RUN-2": f"The converged moving variance is a float32 value (1.21335721 for 1.21335715). {FLOAT32}.",
-    "BN-EVAL-1": f"forward_eval is off by 1.2e-8 (0.8217701316 for 0.8217701198). {FLOAT32}.",
-    "BN-EVAL-3": f"Inference BN differs from the folded dense layer by 8e-9. {FLOAT32}.",
-    "NET-BIAS-1": f"A bias before BN leaves a float32-sized gradient db1 = -4.7e-10 instead of 0. {FLOAT32}.",
-    "NET-GRAD-1": f"The network's gradient disagrees with finite differences of its loss (-0.02248 for -0.03112), "
-                  f"which moves in float32 steps. {FLOAT32}.",
+    "BN-VAR-1": Deviation("On nearly constant float64 units near 401.7 every output is NaN, where finite values within "
+                          "4e-8 are required.", MOMENTS),
+    "BN-VAR-2": Deviation("On nearly constant float64 units dz is 7343.4990 for 7343.4995 (109 x the tolerance): "
+                          "E[x^2] - E[x]^2 in float32 loses the spread.", MOMENTS, FLOAT32),
+    "BN-F32-1": Deviation("float32 z with a unit near 34.4 of spread 0.04 gives 2.2083 for 2.2017 (5.5 x float32's "
+                          "tolerance).", MOMENTS),
+    "BN-F32-2": Deviation("float32 z with a unit near 34.4 of spread 0.04 gives dz -0.512 for 0.0003 (5 x float32's "
+                          "tolerance).", MOMENTS),
+    "BN-INV-3": Deviation(f"{_NAN} in forward(z, eps / c^2) and forward(c z, eps).", MOMENTS),
+    "BN-INV-4": Deviation(f"{_NAN} in dz at (z, eps).", MOMENTS),
+    "BN-LOC-1": Deviation(f"{_NAN} output on the unit the clause leaves unchanged.", MOMENTS),
+    "BN-LOC-4": Deviation(f"{_NAN} dz on the unit the clause leaves unchanged.", MOMENTS),
+    "BN-LOC-2": Deviation(f"{_NAN} output, in the permuted and the original order alike.", MOMENTS),
+    "BN-LOC-5": Deviation(f"{_NAN} dz, in the permuted and the original order alike.", MOMENTS),
+    "BN-LOC-3": Deviation("A float64 unit near 3.16e7 with spread 2e1 (rounded to float32) gets a negative variance: "
+                          "the output is NaN before and after the other mini-batches.", MOMENTS),
+    "BN-NORM-1": Deviation("The output's mean per unit is 3e-8, not 0 within float64 rounding.", FLOAT32),
+    "BN-NORM-2": Deviation("The output's variance is 1 where sigma^2 / (sigma^2 + eps) = 0.9999999918: eps = 1e-8 is "
+                           "lost in float32.", FLOAT32),
+    "BN-AFFINE-1": Deviation("forward(z, gamma, beta) differs from gamma * forward(z, 1, 0) + beta by float32 rounding "
+                             "(4.99053907 for 4.99053889).", FLOAT32),
+    "BN-AFFINE-2": Deviation("forward(z, sqrt(sigma^2 + eps), mu) gives back z only to float32 precision (1.1015249491 "
+                             "for 1.1015249207).", FLOAT32),
+    "BN-AFFINE-3": Deviation("The output's spread holds only to float32 precision (variance 1 for "
+                             "0.9999999918).", FLOAT32),
+    "BN-FWD-REF": Deviation("forward differs from the reference by 4e-9 against a 1e-14 tolerance.", FLOAT32),
+    "BN-INV-1": Deviation("forward(z + b) differs from forward(z) by 3.6e-7: z + b is rounded to float32 and its "
+                          "variance cancels.", FLOAT32, MOMENTS),
+    "BN-INV-2": Deviation("dz at z + b differs from dz at z by 3e-8.", FLOAT32),
+    "BN-GRAD-1": Deviation("dz disagrees with finite differences of forward, which moves in float32 steps (-1.6e-8 for "
+                           "0).", FLOAT32),
+    "BN-GRAD-2": Deviation("dgamma disagrees with finite differences of forward in gamma (1.4686999321 for "
+                           "1.4686998942).", FLOAT32),
+    "BN-GRAD-3": Deviation("dbeta disagrees with finite differences of forward in beta (-0.3730064034 for "
+                           "-0.3730063957).", FLOAT32),
+    "BN-GRAD-4": Deviation("dbeta is sum(grad) rounded to float32 (-0.3730064034 for -0.3730063957).", FLOAT32),
+    "BN-GRAD-5": Deviation("dgamma differs from sum(grad * z_norm) by float32 rounding (1.4686999321 for "
+                           "1.4686998942).", FLOAT32),
+    "BN-GRAD-6": Deviation("sum(dz) per unit is -3.7e-9, not 0 within float64 rounding.", FLOAT32),
+    "BN-GRAD-7": Deviation("sum(dz * z_norm) per unit is -6e-8 where the clause requires 1.1e-8.", FLOAT32),
+    "BN-GRAD-REF": Deviation("dz differs from the reference by 3.5e-8 (-2.98e-8 for 5.5e-9).", FLOAT32),
+    "BN-DEG-1": Deviation("A constant unit's output is beta rounded to float32 (3.15853548 for 3.15853554).", FLOAT32),
+    "BN-DEG-2": Deviation("At m = 1 the output is beta rounded to float32 (3.15853548 for 3.15853554).", FLOAT32),
+    "BN-DEG-3": Deviation("A constant unit's dz is gamma (grad - mean(grad)) / sqrt(eps) in float32 (7343.49902 for "
+                          "7343.49949).", FLOAT32),
+    "BN-DEG-4": Deviation("At m = 1 dbeta is grad rounded to float32 (0.5478467345 for 0.5478467493).", FLOAT32),
+    "BN-RUN-1": Deviation("The new moving variance is computed in float32 (1.21335721 for 1.21335715).", FLOAT32),
+    "BN-RUN-2": Deviation("The converged moving variance is a float32 value (1.21335721 for 1.21335715).", FLOAT32),
+    "BN-EVAL-1": Deviation("forward_eval is off by 1.2e-8 (0.8217701316 for 0.8217701198).", FLOAT32),
+    "BN-EVAL-3": Deviation("Inference BN differs from the folded dense layer by 8e-9.", FLOAT32),
+    "NET-BIAS-1": Deviation("A bias before BN leaves a float32-sized gradient db1 = -4.7e-10 instead of 0.", FLOAT32),
+    "NET-GRAD-1": Deviation("The network's gradient disagrees with finite differences of its loss (-0.02248 for "
+                            "-0.03112), which moves in float32 steps.", FLOAT32),
     "BN-EMPTY-2": "backward with m = 0 returns dgamma = NaN, not the sum over no example 0: the layer's moments of "
                   "an empty batch are NaN (torch.mean of nothing), and keras' batch_normalization (torch backend) "
                   "scales by rsqrt(variance + eps) * gamma, whose gradient in gamma is 0 * NaN.",

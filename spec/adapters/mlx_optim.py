@@ -63,6 +63,8 @@ import mlx.core as mx
 import mlx.optimizers as optim
 import numpy as np
 
+from ..matrix import Deviation
+
 _DTYPES = {np.dtype(np.float64): mx.float64, np.dtype(np.float32): mx.float32}
 
 
@@ -97,11 +99,11 @@ def _step(optimizer: Any, p: np.ndarray, dp: np.ndarray, state: dict[str, np.nda
 LR_FLOAT32 = ("On float64 parameters the step is computed with the learning rate rounded to float32 (lr = 0.1: "
               "0.10000000149011612, 1.5e-8 relative, some 10^5 times float64's tolerance): Optimizer."
               "_maybe_schedule stores it as mx.array(learning_rate), float32, and Adam's bias corrections b**step "
-              "are float32 too (mlx/optimizers/optimizers.py, mlx 0.32.4). float32 parameters conform.")
+              "are float32 too (mlx/optimizers/optimizers.py, mlx 0.32.4). float32 parameters conform")
 #: The clauses MLX's optimizers break under the mlx profile, and why (bnspec matrix shows them).
 FINDINGS: dict[str, str] = {
     **dict.fromkeys(("OPT-GD-1", "OPT-MOM-1", "OPT-MOM-2", "OPT-MOM-3", "OPT-RMS-1", "OPT-RMS-2", "OPT-ADAM-1",
-                     "OPT-ADAM-2", "OPT-NET-1"), LR_FLOAT32),
+                     "OPT-ADAM-2", "OPT-NET-1"), Deviation("", LR_FLOAT32)),
     "OPT-INPUT-1": "gd returned a result for lr = -1.0: MLX accepts a negative learning rate (it steps uphill), a "
                    "momentum or alpha of 1 or more, and a momentum < 0 (plain SGD); it refuses RMSprop's alpha < 0 "
                    "or eps <= 0 and Adam's betas outside [0, 1) (ValueError); Adam at t = 0 returns NaN.",

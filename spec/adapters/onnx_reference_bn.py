@@ -39,6 +39,8 @@ import onnx
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
+from ..matrix import Deviation
+
 OPSET = 15
 IR_VERSION = 8
 #: Running statistics handed to the training-mode node by ``forward``.
@@ -73,19 +75,20 @@ FLOAT32_MOMENTUM = (
 
 #: clause ID -> why the ONNX reference evaluator breaks it under the ``onnx`` profile.
 FINDINGS: dict[str, str] = {
-    "BN-F16-1": f"float16 z = [1372, 2982] gives Y = beta (-1.556) for both examples: the squared deviations "
-                f"(805^2) overflow to inf, so the variance is inf and z_norm is 0 (the clause requires -2.954 "
-                f"and -0.157 within 0.003). {HALF_VARIANCE}.",
-    "BN-F16-2": f"256 float16 values near 300 give Y = 0 everywhere (0.0092 required within 0.004): the float16 "
-                f"sum inside numpy's var overflows (RuntimeWarning: overflow encountered in reduce) and the "
-                f"variance is not finite. {HALF_VARIANCE}.",
-    "BN-VAR-1": f"A nearly constant float16 unit, z = [10.01, 9.984], gives Y = 0.230 where 0.347 is required "
-                f"within 0.003: the deviations of 0.013 are squared and summed with float16's 11 bits, so the "
-                f"variance is off by half. {HALF_VARIANCE}.",
-    "BN-RUN-1": f"One update in a float64 model gives a running variance of 1.19202140834 for 1.19202143546 "
-                f"(momentum 0.1: 2.7e-8 off, 6e6 x the tolerance). {FLOAT32_MOMENTUM}.",
-    "BN-RUN-2": f"After 60 updates with one float64 mini-batch the running mean is -9.67529494 for -9.67529509 "
-                f"(1.5e-7 off): the batch is weighed by float32(1 - momentum) each time. {FLOAT32_MOMENTUM}.",
+    "BN-F16-1": Deviation("float16 z = [1372, 2982] gives Y = beta (-1.556) for both examples: the squared deviations "
+                          "(805^2) overflow to inf, so the variance is inf and z_norm is 0 (the clause requires -2.954 "
+                          "and -0.157 within 0.003).", HALF_VARIANCE),
+    "BN-F16-2": Deviation("256 float16 values near 300 give Y = 0 everywhere (0.0092 required within 0.004): the "
+                          "float16 sum inside numpy's var overflows (RuntimeWarning: overflow encountered in reduce) "
+                          "and the variance is not finite.", HALF_VARIANCE),
+    "BN-VAR-1": Deviation("A nearly constant float16 unit, z = [10.01, 9.984], gives Y = 0.230 where 0.347 is required "
+                          "within 0.003: the deviations of 0.013 are squared and summed with float16's 11 bits, so the "
+                          "variance is off by half.", HALF_VARIANCE),
+    "BN-RUN-1": Deviation("One update in a float64 model gives a running variance of 1.19202140834 for 1.19202143546 "
+                          "(momentum 0.1: 2.7e-8 off, 6e6 x the tolerance).", FLOAT32_MOMENTUM),
+    "BN-RUN-2": Deviation("After 60 updates with one float64 mini-batch the running mean is -9.67529494 for "
+                          "-9.67529509 (1.5e-7 off): the batch is weighed by float32(1 - momentum) each "
+                          "time.", FLOAT32_MOMENTUM),
     "BN-EMPTY-3": f"With m = 0 (N = 0) training mode returns running_mean = NaN for 0: {SOURCE} takes x.mean() and "
                   "x.var() of no element (NaN, with numpy's 'Mean of empty slice' warning) and averages them into "
                   "the running statistics; the operator's doc says nothing of an empty batch.",

@@ -40,6 +40,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up banners (one
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from ..matrix import Deviation  # noqa: E402
+
 try:
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -77,50 +79,53 @@ FLOAT32_PARAMETERS = (
 
 #: clause ID -> why tf.nn.fused_batch_norm breaks it under the ``tf`` profile.
 FINDINGS: dict[str, str] = {
-    "BN-DTYPE-2": f"backward on float16 input returns dgamma and dbeta as float32. {FLOAT32_PARAMETERS}.",
-    "BN-NORM-1": f"The output's mean per unit is 3e-8, not 0 within float64 rounding. {NO_FLOAT64}.",
-    "BN-NORM-2": f"The output's variance is 1 where sigma^2 / (sigma^2 + eps) = 0.9999999918: eps = 1e-8 is lost "
-                 f"in float32. {NO_FLOAT64}.",
-    "BN-AFFINE-1": f"forward(z, gamma, beta) differs from gamma * forward(z, 1, 0) + beta by float32 rounding "
-                   f"(4.99053907 for 4.99053889). {NO_FLOAT64}.",
-    "BN-AFFINE-2": f"forward(z, sqrt(sigma^2 + eps), mu) gives back z only to float32 precision (1.1015249491 for "
-                   f"1.1015249207). {NO_FLOAT64}.",
-    "BN-AFFINE-3": f"The output's spread holds only to float32 precision (variance 1 for 0.9999999918). {NO_FLOAT64}.",
-    "BN-FWD-REF": f"forward differs from the reference by 4e-9 against a 1e-14 tolerance. {NO_FLOAT64}.",
-    "BN-INV-1": f"forward(z + b) differs from forward(z) by 6e-8: z + b is rounded to float32. {NO_FLOAT64}.",
-    "BN-INV-2": f"dz at z + b differs from dz at z by 1.6e-7. {NO_FLOAT64}.",
-    "BN-INV-4": f"At a tiny scale c, c * dz at (c z, c^2 eps) is -1.1e-38 where dz is 0: float32's range ends "
-                f"where float64's has 300 decades left. {NO_FLOAT64}.",
-    "BN-LOC-2": f"Permuting the examples changes the output by 6e-8, float32 rounding of the reordered sums. "
-                f"{NO_FLOAT64}.",
-    "BN-LOC-5": f"Permuting the examples changes dz by 9e-8, float32 rounding of the reordered sums. {NO_FLOAT64}.",
-    "BN-GRAD-1": f"dz disagrees with finite differences of forward, which moves in float32 steps (6e-8 for 0). "
-                 f"{NO_FLOAT64}.",
-    "BN-GRAD-2": f"dgamma disagrees with finite differences of forward in gamma (1.4686999321 for 1.4686998942). "
-                 f"{NO_FLOAT64}.",
-    "BN-GRAD-3": f"dbeta disagrees with finite differences of forward in beta (-0.3730064034 for -0.3730063957). "
-                 f"{NO_FLOAT64}.",
-    "BN-GRAD-4": f"dbeta is sum(grad) rounded to float32 (-0.3730064034 for -0.3730063957). {NO_FLOAT64}.",
-    "BN-GRAD-5": f"dgamma differs from sum(grad * z_norm) by float32 rounding (1.4686999321 for 1.4686998942). "
-                 f"{NO_FLOAT64}.",
-    "BN-GRAD-6": f"sum(dz) per unit is 5.4e-8, not 0 within float64 rounding. {NO_FLOAT64}.",
-    "BN-GRAD-7": f"sum(dz * z_norm) per unit is -1.6e-7 where the clause requires 1.1e-8. {NO_FLOAT64}.",
-    "BN-GRAD-REF": f"dz differs from the reference by 1.1e-7 (1.08e-7 for -5.5e-9). {NO_FLOAT64}.",
-    "BN-DEG-1": f"A constant unit's output is beta rounded to float32 (3.15853548 for 3.15853554). {NO_FLOAT64}.",
-    "BN-DEG-2": f"At m = 1 the output is beta (the kernel's m = 1 behaviour matches the profile) but rounded to "
-                f"float32 (3.15853548 for 3.15853554). {NO_FLOAT64}.",
-    "BN-DEG-3": f"A constant unit's dz is gamma (grad - mean(grad)) / sqrt(eps) in float32 (7343.49951 for "
-                f"7343.49949). {NO_FLOAT64}.",
-    "BN-DEG-4": f"At m = 1 dz = 0 and dgamma = 0, and dbeta is grad rounded to float32 (0.5478467345 for "
-                f"0.5478467493). {NO_FLOAT64}.",
-    "BN-RUN-1": f"The running variance is the profile's (Bessel-corrected, factor-weighted) in float32 "
-                f"(2.42671442 for 2.42671430). {NO_FLOAT64}.",
-    "BN-RUN-2": f"The converged running variance is a float32 value (2.42671442 for 2.42671430). {NO_FLOAT64}.",
-    "BN-EVAL-1": f"forward_eval is off by 1.2e-8 (0.8217701316 for 0.8217701198). {NO_FLOAT64}.",
-    "BN-EVAL-3": f"Inference BN differs from the folded dense layer by 8e-9. {NO_FLOAT64}.",
-    "NET-BIAS-1": f"A bias before BN leaves a float32-sized gradient db1 = -7e-10 instead of 0. {NO_FLOAT64}.",
-    "NET-GRAD-1": f"The network's gradient disagrees with finite differences of its loss, which moves in float32 "
-                  f"steps. {NO_FLOAT64}.",
+    "BN-DTYPE-2": Deviation("backward on float16 input returns dgamma and dbeta as float32.", FLOAT32_PARAMETERS),
+    "BN-NORM-1": Deviation("The output's mean per unit is 3e-8, not 0 within float64 rounding.", NO_FLOAT64),
+    "BN-NORM-2": Deviation("The output's variance is 1 where sigma^2 / (sigma^2 + eps) = 0.9999999918: eps = 1e-8 is "
+                           "lost in float32.", NO_FLOAT64),
+    "BN-AFFINE-1": Deviation("forward(z, gamma, beta) differs from gamma * forward(z, 1, 0) + beta by float32 rounding "
+                             "(4.99053907 for 4.99053889).", NO_FLOAT64),
+    "BN-AFFINE-2": Deviation("forward(z, sqrt(sigma^2 + eps), mu) gives back z only to float32 precision (1.1015249491 "
+                             "for 1.1015249207).", NO_FLOAT64),
+    "BN-AFFINE-3": Deviation("The output's spread holds only to float32 precision (variance 1 for "
+                             "0.9999999918).", NO_FLOAT64),
+    "BN-FWD-REF": Deviation("forward differs from the reference by 4e-9 against a 1e-14 tolerance.", NO_FLOAT64),
+    "BN-INV-1": Deviation("forward(z + b) differs from forward(z) by 6e-8: z + b is rounded to float32.", NO_FLOAT64),
+    "BN-INV-2": Deviation("dz at z + b differs from dz at z by 1.6e-7.", NO_FLOAT64),
+    "BN-INV-4": Deviation("At a tiny scale c, c * dz at (c z, c^2 eps) is -1.1e-38 where dz is 0: float32's range ends "
+                          "where float64's has 300 decades left.", NO_FLOAT64),
+    "BN-LOC-2": Deviation("Permuting the examples changes the output by 6e-8, float32 rounding of the reordered "
+                          "sums.", NO_FLOAT64),
+    "BN-LOC-5": Deviation("Permuting the examples changes dz by 9e-8, float32 rounding of the reordered "
+                          "sums.", NO_FLOAT64),
+    "BN-GRAD-1": Deviation("dz disagrees with finite differences of forward, which moves in float32 steps (6e-8 for "
+                           "0).", NO_FLOAT64),
+    "BN-GRAD-2": Deviation("dgamma disagrees with finite differences of forward in gamma (1.4686999321 for "
+                           "1.4686998942).", NO_FLOAT64),
+    "BN-GRAD-3": Deviation("dbeta disagrees with finite differences of forward in beta (-0.3730064034 for "
+                           "-0.3730063957).", NO_FLOAT64),
+    "BN-GRAD-4": Deviation("dbeta is sum(grad) rounded to float32 (-0.3730064034 for -0.3730063957).", NO_FLOAT64),
+    "BN-GRAD-5": Deviation("dgamma differs from sum(grad * z_norm) by float32 rounding (1.4686999321 for "
+                           "1.4686998942).", NO_FLOAT64),
+    "BN-GRAD-6": Deviation("sum(dz) per unit is 5.4e-8, not 0 within float64 rounding.", NO_FLOAT64),
+    "BN-GRAD-7": Deviation("sum(dz * z_norm) per unit is -1.6e-7 where the clause requires 1.1e-8.", NO_FLOAT64),
+    "BN-GRAD-REF": Deviation("dz differs from the reference by 1.1e-7 (1.08e-7 for -5.5e-9).", NO_FLOAT64),
+    "BN-DEG-1": Deviation("A constant unit's output is beta rounded to float32 (3.15853548 for "
+                          "3.15853554).", NO_FLOAT64),
+    "BN-DEG-2": Deviation("At m = 1 the output is beta (the kernel's m = 1 behaviour matches the profile) but rounded "
+                          "to float32 (3.15853548 for 3.15853554).", NO_FLOAT64),
+    "BN-DEG-3": Deviation("A constant unit's dz is gamma (grad - mean(grad)) / sqrt(eps) in float32 (7343.49951 for "
+                          "7343.49949).", NO_FLOAT64),
+    "BN-DEG-4": Deviation("At m = 1 dz = 0 and dgamma = 0, and dbeta is grad rounded to float32 (0.5478467345 for "
+                          "0.5478467493).", NO_FLOAT64),
+    "BN-RUN-1": Deviation("The running variance is the profile's (Bessel-corrected, factor-weighted) in float32 "
+                          "(2.42671442 for 2.42671430).", NO_FLOAT64),
+    "BN-RUN-2": Deviation("The converged running variance is a float32 value (2.42671442 for 2.42671430).", NO_FLOAT64),
+    "BN-EVAL-1": Deviation("forward_eval is off by 1.2e-8 (0.8217701316 for 0.8217701198).", NO_FLOAT64),
+    "BN-EVAL-3": Deviation("Inference BN differs from the folded dense layer by 8e-9.", NO_FLOAT64),
+    "NET-BIAS-1": Deviation("A bias before BN leaves a float32-sized gradient db1 = -7e-10 instead of 0.", NO_FLOAT64),
+    "NET-GRAD-1": Deviation("The network's gradient disagrees with finite differences of its loss, which moves in "
+                            "float32 steps.", NO_FLOAT64),
     "BN-EMPTY-2": f"backward of an empty 5-D batch (0, 1, 1, 1, C) returns dz of shape (0, 1, 1, C): "
                   f"{_KERNEL}, FusedBatchNormGradOpBase::ComputeWithReservedSpace allocates x_backprop in the 4-D "
                   "shape it folds an NDHWC x into, and its early return for an empty x (scale and offset "

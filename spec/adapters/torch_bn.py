@@ -58,6 +58,7 @@ import torch
 from torch import nn
 
 from ..bfloat16 import is_bfloat16
+from ..matrix import Deviation
 
 #: The cause of every finding: PyTorch's CPU kernels on float16 input (observed with torch 2.13).
 HALF_MEAN = (
@@ -70,13 +71,13 @@ HALF_MEAN = (
 )
 #: clause ID -> why PyTorch genuinely fails it under the torch profile (figures: seed 0, 40 examples).
 FINDINGS: dict[str, str] = {
-    "BN-F16-1": f"forward on float16 input is off beyond float16's tolerance (1.0791 for 1.0625 on z = "
-                f"[[2250], [1972]], 2.5 x the tolerance: the mean 2111 is rounded to 2112). {HALF_MEAN}.",
-    "BN-F16-2": f"On 256 to 512 float16 values near 300 or more the sums do not overflow, but the output is off "
-                f"(0 for 0.00918, 2.2 x the tolerance). {HALF_MEAN}.",
-    "BN-VAR-1": f"On float16 units nearly constant far from 0 the output is off (-0.4634 for -0.3475 on z = "
-                f"[[10.008], [9.984]], 39 x the tolerance: the mean 9.996 is rounded to 10); the variance "
-                f"itself is not negative. {HALF_MEAN}.",
+    "BN-F16-1": Deviation("forward on float16 input is off beyond float16's tolerance (1.0791 for 1.0625 on z = "
+                          "[[2250], [1972]], 2.5 x the tolerance: the mean 2111 is rounded to 2112).", HALF_MEAN),
+    "BN-F16-2": Deviation("On 256 to 512 float16 values near 300 or more the sums do not overflow, but the output is "
+                          "off (0 for 0.00918, 2.2 x the tolerance).", HALF_MEAN),
+    "BN-VAR-1": Deviation("On float16 units nearly constant far from 0 the output is off (-0.4634 for -0.3475 on z = "
+                          "[[10.008], [9.984]], 39 x the tolerance: the mean 9.996 is rounded to 10); the variance "
+                          "itself is not negative.", HALF_MEAN),
 }
 
 Layer = nn.modules.batchnorm._BatchNorm
