@@ -50,7 +50,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "tensorflow": ("tensorflow",),
     "optax": ("optax", "jax"),
     "docs": ("mkdocs", "material", "mkdocstrings", "mkdocs_autorefs", "mkdocs_static_i18n", "pymdownx",
-             "matplotlib"),
+             "matplotlib", "jieba"),
 }
 
 
