@@ -68,13 +68,14 @@ matrix: $(FRAMEWORKS_STAMP)
 	$(BIN)/bnspec matrix --output docs/conformance
 
 # The reference's speed against PyTorch and `bnspec check reference`'s time, written to
-# docs/bench/results.json and docs/bench.md (outside the test suite: timings need a quiet machine).
+# docs/bench/results.json and docs/bench.md, docs/bench.zh-TW.md (outside the test suite: timings need a quiet
+# machine). `.venv/bin/python bench/run.py --report-only` rewrites the pages from the JSON without measuring.
 bench: $(FRAMEWORKS_STAMP)
 	$(BIN)/python bench/run.py
 
 # Mutation testing of examples/learner_bn.py with cosmic-ray (the `mutation` extra), `bnspec check` as its test,
-# on copies under build/mutation/: writes docs/mutation.md and docs/mutation/results.json (see mutation/run.py).
-# MUTATION_ARGS="--spec HEAD" checks against the committed spec; "--report-only" only rewrites the page.
+# on copies under build/mutation/: writes docs/mutation.md, docs/mutation.zh-TW.md and docs/mutation/results.json (see mutation/run.py).
+# MUTATION_ARGS="--spec HEAD" checks against the committed spec; "--report-only" only rewrites the pages.
 MUTATION_STAMP := $(VENV)/.mutation
 MUTATION_ARGS ?=
 

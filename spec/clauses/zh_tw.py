@@ -1,14 +1,109 @@
-"""The clauses' statements in Traditional Chinese (zh-TW), for the documentation site.
+"""The clauses' titles and statements in Traditional Chinese (zh-TW), for the documentation site.
 
-The one place for the translations: clause ID -> statement.  The English
-record in this package stays the source of truth (level, formula, sources);
-a translation renders the same statement with the lecture's Traditional
-Chinese terms (批次標準化 batch norm, 小批次 mini-batch, 隱藏單元 hidden unit,
-平均 mean, 變異數 variance, 啟動函數 activation).  tests/test_docs_site.py
-checks that every registered clause has one.
+The one place for the translations: clause ID -> title (:data:`TITLES`) and
+clause ID -> statement (:data:`STATEMENTS`).  The English record in this
+package stays the source of truth (level, formula, sources); a translation
+renders the same text with the lecture's Traditional Chinese terms
+(批次標準化 batch norm, 小批次 mini-batch, 隱藏單元 hidden unit, 平均 mean,
+變異數 variance, 啟動函數 activation), identifiers (gamma, eps, z_norm, dz,
+float32) left as they are.  tests/test_docs_site.py checks that every
+registered clause has a statement, tests/test_translations.py that it has a
+title.
 """
 
 from __future__ import annotations
+
+TITLES: dict[str, str] = {
+    "BN-SHAPE-1": "輸出的形狀",
+    "BN-SHAPE-2": "梯度的形狀",
+    "BN-DTYPE-1": "輸出保有輸入的型別",
+    "BN-DTYPE-2": "梯度保有輸入的型別",
+    "BN-NORM-1": "平均為 0",
+    "BN-NORM-2": "變異數為 1，eps 在平方根內",
+    "BN-AFFINE-1": "縮放與平移",
+    "BN-AFFINE-2": "批次標準化可以是恆等映射",
+    "BN-AFFINE-3": "beta 決定平均，gamma 決定分布寬度",
+    "BN-FWD-REF": "forward 與參考實作一致",
+    "BN-INV-1": "偏移會被抵銷",
+    "BN-INV-2": "梯度中的偏移也會被抵銷",
+    "BN-INV-3": "尺度不變性",
+    "BN-INV-4": "梯度變為 1/c 倍",
+    "BN-LOC-1": "隱藏單元彼此獨立",
+    "BN-LOC-4": "隱藏單元的梯度彼此獨立",
+    "BN-LOC-2": "各筆資料可以互換",
+    "BN-LOC-5": "梯度中的各筆資料也可以互換",
+    "BN-LOC-3": "只取決於這一小批",
+    "BN-GRAD-1": "dz 就是梯度",
+    "BN-GRAD-2": "dgamma 就是梯度",
+    "BN-GRAD-3": "dbeta 就是梯度",
+    "BN-GRAD-4": "dbeta 是上游梯度的總和",
+    "BN-GRAD-5": "dgamma 以 z_norm 加權上游梯度",
+    "BN-GRAD-6": "dz 的總和為 0",
+    "BN-GRAD-7": "dz 與 z_norm（變異數那一項）",
+    "BN-GRAD-REF": "backward 與參考實作一致",
+    "BN-DEG-1": "為常數的隱藏單元",
+    "BN-DEG-3": "常數隱藏單元的梯度",
+    "BN-DEG-2": "只有一筆資料（m = 1）",
+    "BN-DEG-4": "只有一筆資料時的梯度（m = 1）",
+    "BN-PURE-1": "不修改輸入",
+    "BN-PURE-2": "結果是確定的",
+    "BN-SHAPE-3": "移動統計量的形狀",
+    "BN-SHAPE-4": "推論輸出的形狀",
+    "BN-RUN-1": "指數加權平均",
+    "BN-RUN-2": "移動統計量會收斂",
+    "BN-EVAL-1": "推論使用移動估計值",
+    "BN-EVAL-2": "推論時各筆資料互不影響",
+    "BN-EVAL-3": "推論可以併入 W",
+    "BN-F32-1": "float32 在 float32 的容許誤差內",
+    "BN-F32-2": "float32 的梯度在 float32 的容許誤差內",
+    "BN-F16-1": "float16 以 float32 累加",
+    "BN-F16-3": "float16 的梯度以 float32 累加",
+    "BN-BF16-1": "bfloat16 以 float32 累加",
+    "BN-BF16-2": "bfloat16 的梯度以 float32 累加",
+    "BN-F16-2": "總和不會在 float16 中溢位",
+    "BN-F16-4": "梯度的總和不會在 float16 中溢位",
+    "BN-VAR-1": "變異數絕不為負",
+    "BN-VAR-2": "梯度所用的變異數絕不為負",
+    "NET-SHAPE-1": "含批次標準化之網路的參數",
+    "NET-FWD-1": "批次標準化位於 Z 與 A 之間",
+    "NET-BIAS-1": "批次標準化之前的偏移毫無作用",
+    "NET-SCALE-1": "網路中的尺度不變性",
+    "NET-GRAD-1": "反向傳播給出的就是梯度",
+    "NET-EVAL-1": "對單筆資料做推論",
+    "TRAIN-1": "使用批次標準化訓練能降低損失",
+    "BN-FROZEN-1": "凍結的批次標準化之梯度",
+    "BN-FROZEN-2": "凍結時的梯度就是 forward_eval 的梯度",
+    "BN-NOAFFINE-1": "沒有 gamma 與 beta 時，dz 仍與參考實作一致",
+    "BN-NORUN-1": "以這一小批的統計量做推論",
+    "BN-NORUN-2": "以這一小批的統計量計算凍結時的梯度",
+    "BN-CUM-1": "累積平均",
+    "BN-CUM-2": "不用 momentum 的 update_running",
+    "BN-MIXED-1": "混合精度：forward",
+    "BN-MIXED-2": "混合精度：推論",
+    "BN-EMPTY-1": "空的小批次：forward",
+    "BN-EMPTY-2": "空的小批次：backward",
+    "BN-EMPTY-3": "空的小批次不改變移動統計量",
+    "BN-INPUT-1": "拒絕 eps <= 0",
+    "BN-INPUT-2": "拒絕形狀錯誤的 gamma 或 beta",
+    "BN-INPUT-3": "拒絕維數錯誤的 z",
+    "BN-INPUT-4": "z 中的 NaN 或無窮大",
+    "OPT-GD-1": "梯度下降法的一步",
+    "OPT-MOM-1": "動量法的一步",
+    "OPT-MOM-2": "動量法連續多步",
+    "OPT-MOM-3": "平均形式的動量法，就是步長較小的重球形式",
+    "OPT-RMS-1": "RMSprop 的一步",
+    "OPT-RMS-2": "RMSprop 連續多步",
+    "OPT-RMS-3": "RMSprop 不受梯度尺度的影響",
+    "OPT-ADAM-1": "Adam 的一步",
+    "OPT-ADAM-2": "Adam 連續多步",
+    "OPT-ADAM-3": "不論梯度的尺度，Adam 的第一步都移動 lr",
+    "OPT-ADAM-4": "Adam 不受梯度尺度的影響",
+    "OPT-ZERO-1": "沒有梯度，就不移動",
+    "OPT-DTYPE-1": "保有參數的形狀與型別",
+    "OPT-PURE-1": "最佳化器的一步沒有副作用",
+    "OPT-INPUT-1": "拒絕不合理的超參數",
+    "OPT-NET-1": "以受測實作的最佳化器訓練含批次標準化的網路",
+}
 
 STATEMENTS: dict[str, str] = {
     "BN-SHAPE-1": "forward 回傳與 z 同形狀 n[l] x m 的陣列。",
