@@ -104,7 +104,8 @@ LECTURE = Profile(
         "running_var": "the mini-batch's variance as the lecture computes it, divided by m (L6)",
         "single_example": "the lecture's formulas at m = 1: sigma^2 = 0, z_norm = 0, output beta",
         "eps": "any eps > 0 is passed explicitly; 1e-5 when none is given",
-        "momentum_form": "the course's momentum: v = beta v + (1 - beta) dW, W = W - alpha v (L3, L4)",
+        "momentum_form": "the course's momentum: v = momentum v + (1 - momentum) dW, W = W - lr v (L3, L4; the "
+                         "decay the course writes beta is `momentum` here, apart from BN's beta)",
         "rmsprop_eps": "the course's RMSprop: W = W - alpha dW / (sqrt(s) + epsilon) (L4)",
         "adam_eps": "the course's Adam: W = W - alpha v_corrected / (sqrt(s_corrected) + epsilon) (L4)",
     },

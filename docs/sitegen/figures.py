@@ -7,9 +7,10 @@
 - ``running-stats.svg``: the running mean and variance of a BN layer over the
   mini-batches of one epoch, against the statistics of the whole data set.
 
-They are generated at build time (``generate.py`` writes them into the built
-site) and never committed; ``python docs/sitegen/figures.py --output DIR``
-writes them into a folder to look at.
+They are generated at build time (``hooks.py`` adds them to the built site)
+and never committed; ``python docs/sitegen/figures.py --output DIR`` writes
+them into a folder to look at.  Their captions are in the pages that embed
+them (docs/lecture.md and its translation), which say what each shows.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bnspec.reference import batchnorm, network, optimizers, training  # noqa: E402
+
+#: The loss figure's inputs: the data scaled by this and shifted by ``_OFFSET``, far from 0 and badly scaled.
+_SCALE, _OFFSET = 4.0, (6.0, -3.0)
 
 _STYLE = {"svg.fonttype": "none", "svg.hashsalt": "bnspec", "font.size": 9, "axes.spines.top": False,
           "axes.spines.right": False}
@@ -65,7 +69,7 @@ def minibatch_figure() -> bytes:
 def _loss_runs() -> dict[tuple[str, float, bool], list[float]]:
     rng = np.random.default_rng(1)
     X, Y = training.separable_data(rng, n_x=2, m=256)
-    X = 4.0 * X + np.array([[6.0], [-3.0]])  # inputs far from 0 and badly scaled
+    X = _SCALE * X + np.array(_OFFSET)[:, None]
     runs = {}
     for batch_norm in (True, False):
         spec = network.NetworkSpec(n_x=2, layers=(network.LayerSpec(16, "relu", batch_norm),
@@ -96,8 +100,8 @@ def loss_figure() -> bytes:
             if row == 1:
                 ax.set_xlabel("step (mini-batch t; 8 per epoch)")
     axes[0][0].legend(frameon=False)
-    fig.suptitle("One network (2-16-16-1, relu, sigmoid output), the same initial W, 15 epochs of 256 examples",
-                 fontsize=9)
+    fig.suptitle(f"One network (2-16-16-1, relu, sigmoid output), the same initial W, 15 epochs of 256 examples, "
+                 f"inputs {_SCALE:g} x + ({_OFFSET[0]:g}, {_OFFSET[1]:g})", fontsize=9)
     return _svg(fig)
 
 
