@@ -1,8 +1,9 @@
 // Render the formulas that pymdownx.arithmatex (generic mode) leaves as \( ... \) and \[ ... \],
-// with the KaTeX that the site itself serves (vendor/katex/, no CDN).
+// with the KaTeX that the site itself serves (vendor/katex/, no CDN): in the page, and in the table of
+// contents, whose entries repeat a heading's formula as text (mkdocs' toc drops arithmatex's markup).
 (function () {
   function render() {
-    document.querySelectorAll(".arithmatex").forEach(function (element) {
+    document.querySelectorAll(".arithmatex, .md-nav--secondary").forEach(function (element) {
       renderMathInElement(element, {
         delimiters: [
           { left: "\\(", right: "\\)", display: false },

@@ -12,8 +12,11 @@ The modules behind it: ``links`` (where a clause, an API symbol or a lecture
 claim is documented; the property that checks a clause), ``source`` (a
 symbol's code, read without importing it), ``spec_pages`` (the
 specification, in English and Traditional Chinese), ``conformance`` (the
-profiles and the matrix) and ``figures`` (matplotlib, from the reference; also
-a script: ``python docs/sitegen/figures.py --output DIR``).
+profiles and the matrix), ``figures`` (matplotlib, from the reference; also
+a script: ``python docs/sitegen/figures.py --output DIR``), ``zoo`` (the tests'
+faulty implementations and the clauses that catch them), ``changelog`` (the
+releases, from spec/releases.json) and ``tutorial`` (a real run of ``bnspec
+check`` on the learner's example with a classic mistake, made at each build).
 
 Anchors: a clause's anchor is its ID exactly (``spec/layer.md#BN-SHAPE-1``); an
 API symbol's is its dotted path (``api/reference.md#bnspec.reference.batchnorm.forward``);

@@ -17,14 +17,24 @@
   numbers and a link to its API entry; ``profiles()`` and ``matrix()`` -- the
   tables of the conformance page, ``profiles("optimizer")`` -- the profiles'
   forms of the optimizers alone, ``diagnoses()`` -- the diagnoses' vocabulary
-  (:mod:`sitegen.conformance`).  An unknown
-  directive, symbol, subject or kind fails the build.
+  (:mod:`sitegen.conformance`); ``zoo()`` -- the faulty implementations of the
+  tests and the clauses that catch them (:mod:`sitegen.zoo`); ``changelog()``
+  -- the releases (:mod:`sitegen.changelog`); ``tutorial("part")`` -- a part of
+  the tutorial's real run of ``bnspec check`` (:mod:`sitegen.tutorial`).  An
+  unknown directive, symbol, subject or kind fails the build.  A directive
+  that begins an indented line (in an admonition, a list) keeps its block there.
+  On the zh-TW site, a page with no translation (the API reference) opens with
+  a notice (:data:`UNTRANSLATED`).
+- ``on_config`` puts bnspec's version and commit (:mod:`bnspec.spec.about`) in
+  every page's footer.
 - ``on_page_content`` drops the Sphinx roles (``:func:``) that the docstrings
   put before a name, which mkdocstrings shows as text.
 - ``on_post_page`` drops the ``<link rel="alternate" hreflang>`` tags of the
   head: Material's script fetches ``sitemap.xml`` beside each of them, which
   only works with an absolute ``site_url`` (a site that works from any folder
-  has none).  The language selector keeps its links to each page's translation.
+  has none).  The language selector keeps its links to each page's translation,
+  made relative where Material writes them from the site's root (the home
+  pages); javascripts/language-switch.js carries the reader's anchor over.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
+from bnspec.spec import about
 from bnspec.spec.clauses import KINDS
 
 # mkdocs loads this hook by path: put docs/ on sys.path before importing sitegen (hence E402).
@@ -46,7 +57,7 @@ _DOCS = str(Path(__file__).resolve().parents[1])
 if _DOCS not in sys.path:
     sys.path.insert(0, _DOCS)
 
-from sitegen import ROOT, conformance, figures, links, source, spec_pages  # noqa: E402
+from sitegen import ROOT, changelog, conformance, figures, links, search, source, spec_pages, tutorial, zoo  # noqa: E402
 
 #: Where `make docs` installs the npm package katex (see the Makefile's KATEX_VERSION).
 KATEX_DIST = ROOT / "build" / "npm" / "node_modules" / "katex" / "dist"
@@ -60,6 +71,13 @@ _ALTERNATE = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*"
 @functools.cache
 def _figures() -> dict[str, bytes]:
     return figures.render()  # once per build, whatever the number of languages
+
+
+def on_config(config):
+    # Every page's footer says which bnspec it documents (bnspec.spec.about: the version, the commit),
+    # in words that read the same in both languages; the changelog page says how to cite a clause.
+    config["copyright"] = about.stamp()
+    return config
 
 
 @event_priority(-200)
@@ -121,12 +139,47 @@ def _expand(match: re.Match, page) -> str:
     if name == "matrix" and not args:
         return conformance.matrix_section(uri, language)
     if name == "diagnoses" and not args:
-        return conformance.diagnoses_table()
+        return conformance.diagnoses_table(language)
+    if name == "changelog" and not args:
+        return changelog.page(language, uri)
+    if name == "tutorial" and len(args) == 1:
+        try:
+            return tutorial.block(args[0])
+        except ValueError as error:
+            raise PluginError(f"{uri}: {error}") from None
+    if name == "zoo" and not args:
+        try:
+            return zoo.page(language, uri)
+        except ValueError as error:
+            raise PluginError(f"{uri}: {error}") from None
     raise PluginError(f"{uri}: unknown directive {match.group(0)!r}")
 
 
+def _indented(match: re.Match, page) -> str:
+    """A directive's expansion, its lines after the first indented as the directive's line is when the
+    directive begins that line (inside an admonition or a list item, a block must keep its indentation)."""
+    text = _expand(match, page)
+    start = match.string.rfind("\n", 0, match.start()) + 1
+    prefix = match.string[start:match.start()]
+    return text.replace("\n", "\n" + prefix) if prefix and not prefix.strip() else text
+
+
+#: The notice on a page of the zh-TW site that has no translation (the i18n plugin's fallback: the API
+#: reference, written from the code's English docstrings).
+UNTRANSLATED = '!!! note "英文頁面"\n    本頁沒有繁體中文版，以下是英文原文：API 參考取自程式碼中的英文說明文件。\n'
+
+
+def _build_language(config) -> str:
+    """The language of the site being built (the i18n plugin builds one after the other)."""
+    return "zh-TW" if str(config.theme["language"]).startswith("zh") else "en"
+
+
 def on_page_markdown(markdown, page, config, files):
-    return _DIRECTIVE.sub(lambda m: _expand(m, page), markdown)
+    expanded = _DIRECTIVE.sub(lambda m: _indented(m, page), markdown)
+    if _build_language(config) == "zh-TW" and _language(page) == "en":
+        title, newline, rest = expanded.partition("\n")
+        return f"{title}\n\n{UNTRANSLATED}{newline}{rest}" if title.startswith("# ") else UNTRANSLATED + expanded
+    return expanded
 
 
 def on_page_content(html, page, config, files):
@@ -134,5 +187,20 @@ def on_page_content(html, page, config, files):
     return _ROLE.sub("", html)
 
 
+_ROOT_LINK = re.compile(r'(<a href=")/([^/"][^"]*|)(" hreflang="[^"]*" class="md-select__link")')
+
+
 def on_post_page(output, page, config):
+    # The language selector's links from the home pages are written from the site's root ("/zh-TW/"), which
+    # breaks a site served from a folder: make them relative to the page, as every other link is.
+    depth = page.file.dest_uri.count("/")  # from the site's root: zh-TW pages' dest_uri start with zh-TW/
+    to_root = "/".join([".."] * depth) or "."
+    output = _ROOT_LINK.sub(lambda m: f"{m.group(1)}{to_root}/{m.group(2)}{m.group(3)}", output)
     return _ALTERNATE.sub("", output)
+
+
+@event_priority(-200)
+def on_post_build(config):
+    # After the i18n plugin's (-100), which builds the translations and merges their search entries: one index
+    # per language, the translations' pages pointed at theirs (docs/sitegen/search.py).
+    search.write_indexes(config)

@@ -6,7 +6,8 @@ under a heading whose anchor is the clause's ID exactly (``#BN-SHAPE-1``,
 ``#OPT-ADAM-1``): level, the kind of target it is about where that is not a
 layer, statement, the formula rendered by KaTeX, the sources (lecture claims
 link to the walk-through), the reference code that implements it and the
-property that checks it (both in the API reference, with their source).
+property that checks it (both in the API reference, with their source), and the faulty
+implementations of the tests it catches (conformance/zoo.md, :mod:`sitegen.zoo`).
 :func:`subject_page` is a whole page (``{{ clauses("layer") }}``);
 :func:`clause_groups` only its clauses, for a page that introduces its subject
 in its own prose (``{{ clause_groups("optimizer") }}``, spec/optimizer.md);
@@ -18,14 +19,15 @@ statement from :mod:`bnspec.spec.clauses.zh_tw` (English where it has none yet).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from bnspec.spec.clauses import Clause, all_clauses
-from bnspec.spec.clauses.zh_tw import STATEMENTS
+from bnspec.spec.clauses.zh_tw import STATEMENTS, TITLES
 from bnspec.spec.protocol import FUNCTIONS, Kind, Layout, Role
 
-from . import links
+from . import links, zoo
 
-_TEXT = {
+_TEXT: dict[str, dict[str, Any]] = {
     "en": {
         "title": "Specification",
         "subjects": {"layer": "The layer", "network": "The network", "optimizer": "The optimizer"},
@@ -39,7 +41,8 @@ _TEXT = {
                        "[the optimizer's page](optimizer.md).",
         },
         "level": "Level", "subject": "Subject", "kind": "Kind", "sources": "Sources", "implements": "Implemented by",
-        "property": "Checked by", "none": "no property registered", "clause": "Clause", "title_col": "Title",
+        "property": "Checked by", "catches": "Catches", "none": "no property registered", "clause": "Clause",
+        "title_col": "Title",
         "intro": (
             "Every clause has a stable ID, a level ([RFC 2119](https://www.rfc-editor.org/rfc/rfc2119): **MUST** or "
             "**SHOULD**), a statement, its formula and its sources: the lecture's claims (L1-L12, see "
@@ -67,7 +70,7 @@ _TEXT = {
                        "該協定的其他條款在[最佳化器的頁面](optimizer.md)。",
         },
         "level": "等級", "subject": "主題", "kind": "種類", "sources": "來源", "implements": "實作",
-        "property": "由性質檢查", "none": "尚未登錄性質", "clause": "條款", "title_col": "標題",
+        "property": "由性質檢查", "catches": "能抓出", "none": "尚未登錄性質", "clause": "條款", "title_col": "標題",
         "intro": (
             "每個條款都有固定的 ID、等級（[RFC 2119](https://www.rfc-editor.org/rfc/rfc2119)：**MUST** 或 "
             "**SHOULD**）、一句陳述、公式與來源：講座的論點（L1-L12，見[逐步解說](../lecture.md)）、"
@@ -93,9 +96,20 @@ def plain(text: str) -> str:
     return text.replace("<", "&lt;")
 
 
+def english(text: str, language: str) -> str:
+    """Text that stays English on a page of another language (data, docstrings, the frameworks' findings as
+    written), marked ``lang="en"`` there: readers' tools and the browser test tell it from untranslated prose."""
+    return text if language == "en" else f'<span lang="en">{text}</span>'
+
+
 def statement(clause: Clause, language: str) -> str:
     """The clause's statement in ``language`` (English where no translation exists yet)."""
     return STATEMENTS.get(clause.id, clause.statement) if language == "zh-TW" else clause.statement
+
+
+def title(clause: Clause, language: str) -> str:
+    """The clause's title in ``language`` (zh-TW: :data:`bnspec.spec.clauses.zh_tw.TITLES`)."""
+    return TITLES[clause.id] if language == "zh-TW" else clause.title
 
 
 def _source(text: str, page: str) -> str:
@@ -120,8 +134,10 @@ def clause_block(clause: Clause, page: str, language: str) -> str:
     implements = ", ".join(_code(d, page) for d in clause.implements) or "—"
     # the kind of target the clause runs for, where it is not a layer (OPT-NET-1 on the network page too)
     kind = f" · {t['kind']}: `{clause.kind}`" if clause.kind != "layer" else ""
+    # the faulty implementations of the tests that this clause must reject (a clause no one targets: no line)
+    caught = ", ".join(f"[`{f.name}`]({zoo.fault_link(f, page)})" for f in zoo.catching(clause.id))
     return "\n".join([
-        f"### {clause.id} · {plain(clause.title)} {{ #{clause.id} }}",
+        f"### {clause.id} · {plain(title(clause, language))} {{ #{clause.id} }}",
         "",
         f"**{clause.level}** · {t['subject']}: `{clause.subject}`{kind}",
         "",
@@ -134,6 +150,7 @@ def clause_block(clause: Clause, page: str, language: str) -> str:
         f"- **{t['sources']}:** " + "; ".join(_source(s, page) for s in clause.sources),
         f"- **{t['implements']}:** {implements}",
         f"- **{t['property']}:** {checked}",
+        *([f"- **{t['catches']}:** {caught}"] if caught else []),
         "",
     ])
 
@@ -204,8 +221,9 @@ def overview_page(language: str) -> str:
     rows = [f"| {t['clause']} | {t['level']} | {t['title_col']} | {t['subject']} |", "|---|---|---|---|"]
     for clause in all_clauses():
         subject = t["subjects"].get(clause.subject, clause.subject)
-        rows.append(f"| [{clause.id}]({links.clause_link(clause, page)}) | {clause.level} | {plain(clause.title)} | "
-                    f"[{subject}]({links.relative(page, links.clause_page(clause))}) |")
+        subject_link = links.relative(page, links.clause_page(clause))
+        rows.append(f"| [{clause.id}]({links.clause_link(clause, page)}) | {clause.level} | "
+                    f"{plain(title(clause, language))} | [{subject}]({subject_link}) |")
     return "\n".join([f"# {t['title']}", "", t["intro"], "", *rows, ""])
 
 
