@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,3 +32,29 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # worker per CPU, and worker processes of their own would only compete for them (test_parallel.py runs
 # --jobs itself).
 os.environ.setdefault("BNSPEC_JOBS", "1")
+
+
+# The browser tests' shared fixtures (tests/test_docs_*.py, tests/test_matrix_page.py).
+#: The browser's window: every target column of the conformance matrix must show at this width.
+BROWSER_WIDTH, BROWSER_HEIGHT = 1400, 1000
+
+
+@pytest.fixture(scope="module")
+def site_url(tmp_path_factory):
+    """The built site's URL, served from a folder of a local server (tests/docs_server.py) while the
+    module's tests run."""
+    from docs_server import serving
+    from docs_site import built_site
+
+    with serving(built_site(tmp_path_factory)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A headless Chromium tab (:data:`BROWSER_WIDTH` x :data:`BROWSER_HEIGHT`) for the module's tests."""
+    from cdp import Browser
+
+    chromium = Browser(tmp_path_factory.mktemp("chromium"), width=BROWSER_WIDTH, height=BROWSER_HEIGHT)
+    yield chromium.page()
+    chromium.close()

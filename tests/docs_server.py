@@ -1,6 +1,7 @@
 """The built site over HTTP for the browser tests: served from 127.0.0.1, from the folder *above*
 the site, so that the site lives in a folder of the server (``/docs-site/``) and every link of it
-must be relative to work."""
+must be relative to work.  tests/conftest.py's fixtures ``site_url`` and ``browser`` serve it and
+open it for a test module."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+#: The browser's window: every target column of the conformance matrix must show at this width.
+WIDTH, HEIGHT = 1400, 1000
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -28,3 +32,4 @@ def serving(site: Path) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+

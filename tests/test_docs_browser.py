@@ -1,9 +1,9 @@
 """The built site in headless Chromium (Debian's /usr/bin/chromium), served from a folder of
-127.0.0.1 (``/docs-site/``, not the server's root: every link must be relative) with no other
+127.0.0.1 (``/docs-site/``, not the site_url's root: every link must be relative) with no other
 network.  Every page of the navigation, in both languages: every formula rendered by KaTeX and no
 raw TeX left anywhere a reader looks (the article and its tables, the navigation, the table of
 contents, the title), no console error, warning or failed load, no request leaving the local
-server, bnspec's version in the footer; each zh-TW page mostly Chinese text (the API reference
+site_url, bnspec's version in the footer; each zh-TW page mostly Chinese text (the API reference
 alone in English, under a notice).  Then a reader's paths: home -> tutorial -> clause page, and the
 language switch keeping the anchor.  A screenshot of a clause page is saved to build/docs-browser/."""
 
@@ -16,8 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from cdp import CHROMIUM, Browser
-from docs_server import serving
+from cdp import CHROMIUM
 from docs_site import ROOT, built_site
 from requirements import require_program
 
@@ -80,20 +79,6 @@ PROBE = """(() => {
 })()"""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The site's URL: the folder it was built into, served from its parent."""
-    with serving(built_site(tmp_path_factory)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    chromium = Browser(tmp_path_factory.mktemp("chromium"))
-    yield chromium.page()
-    chromium.close()
-
-
 def _html_pages(site: Path) -> set[str]:
     return {("" if p.parent == site else p.parent.relative_to(site).as_posix() + "/")
             for p in site.rglob("index.html")}
@@ -111,11 +96,11 @@ def _cjk_share(text: str) -> float:
 
 
 @pytest.mark.parametrize("uri", PAGES)
-def test_page_renders_offline_without_errors_or_raw_tex(server, browser, uri):
-    browser.navigate(server + uri)
+def test_page_renders_offline_without_errors_or_raw_tex(site_url, browser, uri):
+    browser.navigate(site_url + uri)
     report = browser.evaluate(PROBE)
     assert browser.problems() == []
-    # data: URLs (Material's inline icons) are part of the page; any other request must go to the local server.
+    # data: URLs (Material's inline icons) are part of the page; any other request must go to the local site_url.
     outside = [u for u in browser.requested_urls()
                if urlsplit(u).scheme != "data" and urlsplit(u).hostname != "127.0.0.1"]
     assert outside == [], f"requests leaving the site: {outside}"
@@ -142,8 +127,8 @@ def _click(browser, selector: str) -> None:
 
 
 @pytest.mark.parametrize("prefix", LANGUAGES)
-def test_a_reader_goes_from_home_to_the_tutorial_to_a_clause(server, browser, prefix):
-    browser.navigate(server + prefix)
+def test_a_reader_goes_from_home_to_the_tutorial_to_a_clause(site_url, browser, prefix):
+    browser.navigate(site_url + prefix)
     _click(browser, 'article a[href$="tutorial/"]')
     assert browser.evaluate("location.pathname").endswith(f"/{prefix}tutorial/")
     assert browser.evaluate("document.querySelectorAll('article pre').length") >= 5  # the run's output
@@ -156,17 +141,17 @@ def test_a_reader_goes_from_home_to_the_tutorial_to_a_clause(server, browser, pr
 
 
 @pytest.mark.parametrize(("start", "other"), [("zh-TW/spec/layer/", "spec/layer/"), ("", "zh-TW/")])
-def test_the_language_switch_keeps_the_place(server, browser, start, other):
-    browser.navigate(server + start)  # a new document whatever the page before (a fragment alone is not)
+def test_the_language_switch_keeps_the_place(site_url, browser, start, other):
+    browser.navigate(site_url + start)  # a new document whatever the page before (a fragment alone is not)
     browser.evaluate("location.hash = 'BN-NORM-2'")
     hreflang = "en" if start.startswith("zh-TW/") else "zh-TW"
     _click(browser, f'a.md-select__link[hreflang="{hreflang}"]')
-    assert browser.evaluate("location.href") == server + other + "#BN-NORM-2"
+    assert browser.evaluate("location.href") == site_url + other + "#BN-NORM-2"
     assert browser.problems() == []
 
 
-def test_screenshot_of_a_clause_page(server, browser):
-    browser.navigate(server + "spec/layer/")  # a new document whatever the page before (a fragment alone is not)
+def test_screenshot_of_a_clause_page(site_url, browser):
+    browser.navigate(site_url + "spec/layer/")  # a new document whatever the page before (a fragment alone is not)
     assert browser.evaluate("(() => { document.getElementById('BN-NORM-2').scrollIntoView(); return scrollY > 0; })()")
     assert browser.evaluate("document.querySelectorAll('.katex').length") > 0
     time.sleep(0.5)  # let the header's scroll transition finish

@@ -14,9 +14,8 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
-from cdp import CHROMIUM, Browser
-from docs_server import serving
-from docs_site import ROOT, built_site
+from cdp import CHROMIUM
+from docs_site import ROOT
 from mkdocs.exceptions import PluginError
 from requirements import require_program
 
@@ -88,26 +87,19 @@ def _type(page, query: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def found(tmp_path_factory):
+def found(site_url, browser):
     """(the site's URL, language root -> {"index": the index URLs its page fetched, "problems": the
     page's console errors and failed loads, "results": query -> results, "clauses": clause ID -> [the
     first result's location, the clause's]}); one browser, one page per language."""
-    site = built_site(tmp_path_factory)
-    chromium = Browser(tmp_path_factory.mktemp("chromium"))
-    try:
-        page = chromium.page()
-        with serving(site) as url:
-            answers = {}
-            for root, (start, queries) in SEARCHES.items():
-                page.navigate(url + start)
-                results = {query: _type(page, query) for query in queries}
-                answers[root] = {"results": results, "problems": page.problems(),
-                                 "index": [u for u in page.requested_urls() if u.endswith(search.INDEX_PATH)]}
-                answers[root]["clauses"] = page.call("Runtime.evaluate", expression=ASK_WORKER % json.dumps(
-                    list(REGISTRY)), awaitPromise=True, returnByValue=True)["result"]["value"]
-            yield url, answers
-    finally:
-        chromium.close()
+    answers = {}
+    for root, (start, queries) in SEARCHES.items():
+        browser.navigate(site_url + start)
+        results = {query: _type(browser, query) for query in queries}
+        answers[root] = {"results": results, "problems": browser.problems(),
+                         "index": [u for u in browser.requested_urls() if u.endswith(search.INDEX_PATH)]}
+        answers[root]["clauses"] = browser.call("Runtime.evaluate", expression=ASK_WORKER % json.dumps(
+            list(REGISTRY)), awaitPromise=True, returnByValue=True)["result"]["value"]
+    return site_url, answers
 
 
 def _links(answer: dict) -> list[str]:

@@ -12,9 +12,8 @@ import sys
 from typing import Any
 
 import pytest
-from cdp import CHROMIUM, Browser
-from docs_server import serving
-from docs_site import ROOT, built_site
+from cdp import CHROMIUM
+from docs_site import ROOT
 from requirements import need_module, require_program
 
 from bnspec.spec import matrix
@@ -148,52 +147,39 @@ SCROLLED = """(() => {
 })()"""
 
 
-@pytest.fixture(scope="module")
-def site_url(tmp_path_factory):
-    with serving(built_site(tmp_path_factory)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    chromium = Browser(tmp_path_factory.mktemp("chromium"), width=1400, height=1000)
-    yield chromium.page()
-    chromium.close()
-
-
 def _installed_targets() -> int:
     data = json.loads(conformance.MATRIX.read_text(encoding="utf-8"))
     return sum(1 for c in data["columns"] if c["installed"])
 
 
 @require_program(CHROMIUM, "install Debian's chromium: `apt-get install -y chromium`, as .ci/run does")
-def test_every_target_column_is_visible_at_1400_px(site_url, page):
+def test_every_target_column_is_visible_at_1400_px(site_url, browser):
     """No column hidden: the matrix's container needs no sideways scroll, and every header cell lies
     inside it and inside the window."""
-    page.navigate(site_url + "conformance/")
-    found = page.evaluate(GEOMETRY)
+    browser.navigate(site_url + "conformance/")
+    found = browser.evaluate(GEOMETRY)
     assert found["width"] == 1400
     assert len(found["heads"]) == 1 + _installed_targets()
     assert found["scrollWidth"] <= found["clientWidth"], f"columns hidden: {found}"
     assert all(found["box"]["left"] <= h["left"] and h["right"] <= min(found["width"], found["box"]["left"]
                + found["clientWidth"] + 1) for h in found["heads"]), found
-    assert page.problems() == []
+    assert browser.problems() == []
 
 
 @require_program(CHROMIUM, "install Debian's chromium: `apt-get install -y chromium`, as .ci/run does")
-def test_on_a_phone_the_matrix_scrolls_in_its_box_with_the_clause_column_in_place(site_url, page):
-    page.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
+def test_on_a_phone_the_matrix_scrolls_in_its_box_with_the_clause_column_in_place(site_url, browser):
+    browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844, deviceScaleFactor=2, mobile=True)
     try:
-        page.navigate(site_url + "conformance/")
-        found = page.evaluate(GEOMETRY)
+        browser.navigate(site_url + "conformance/")
+        found = browser.evaluate(GEOMETRY)
         assert found["width"] == 390
         assert found["page"] <= found["width"], "the page itself scrolls sideways"
         assert found["scrollWidth"] > found["clientWidth"]  # the matrix scrolls, inside its own box
-        page.evaluate("document.querySelector('.bn-matrix').scrollIntoView()")
-        scrolled = page.evaluate(SCROLLED)
+        browser.evaluate("document.querySelector('.bn-matrix').scrollIntoView()")
+        scrolled = browser.evaluate(SCROLLED)
         assert scrolled["scrolled"] > 0
         assert abs(scrolled["left"] - scrolled["box"]) <= 2, f"the clause column moved: {scrolled}"
         assert scrolled["onTop"], "the clause column is hidden under the scrolled cells"
         assert scrolled["lastRight"] <= scrolled["boxRight"] + 1, "the last target's column is out of reach"
     finally:
-        page.call("Emulation.clearDeviceMetricsOverride")
+        browser.call("Emulation.clearDeviceMetricsOverride")
