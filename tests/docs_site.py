@@ -17,10 +17,15 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 from requirements import missing_program, need_extra, need_path
 
 ROOT = Path(__file__).resolve().parents[1]
 MKDOCS = Path(sys.executable).with_name("mkdocs")
+#: The mark of every test module that reads the built site: under pytest-xdist (`--dist loadgroup`) they all
+#: run on one worker, so that the other never waits on the build's lock (half a minute) and goes on with the
+#: rest of the suite.
+ON_THE_SITES_WORKER = pytest.mark.xdist_group("docs-site")
 #: Where `make docs` (and `make test`) installs the npm package katex; docs/sitegen/hooks.py copies it into the site.
 KATEX = ROOT / "build" / "npm" / "node_modules" / "katex" / "dist"
 

@@ -17,13 +17,14 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from cdp import CHROMIUM
-from docs_site import ROOT, built_site
+from docs_site import ON_THE_SITES_WORKER, ROOT, built_site
 from requirements import require_program
 
 from bnspec.spec import about
 
 # Without Chromium every test here is skipped (failed under BNSPEC_REQUIRE_ALL=1), before the site is built.
-pytestmark = require_program(CHROMIUM, "install Debian's chromium: `apt-get install -y chromium`, as .ci/run does")
+pytestmark = [require_program(CHROMIUM, "install Debian's chromium: `apt-get install -y chromium`, as .ci/run does"),
+              ON_THE_SITES_WORKER]
 
 SCREENSHOTS = ROOT / "build" / "docs-browser"
 LANGUAGES = ("", "zh-TW/")

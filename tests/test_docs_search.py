@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from cdp import CHROMIUM
-from docs_site import ROOT
+from docs_site import ON_THE_SITES_WORKER, ROOT
 from mkdocs.exceptions import PluginError
 from requirements import require_program
 
@@ -23,6 +23,8 @@ from bnspec.spec.clauses import REGISTRY
 
 sys.path.insert(0, str(ROOT / "docs"))
 from sitegen import search  # noqa: E402
+
+pytestmark = ON_THE_SITES_WORKER
 
 needs_chromium = require_program(CHROMIUM, "install Debian's chromium: `apt-get install -y chromium`, as .ci/run does")
 

@@ -15,7 +15,7 @@ from posixpath import normpath
 from urllib.parse import urlsplit
 
 import pytest
-from docs_site import ROOT, built_site, page_file, parse
+from docs_site import ON_THE_SITES_WORKER, ROOT, built_site, page_file, parse
 
 from bnspec.spec.clauses import REGISTRY, SUBJECTS, all_clauses
 from bnspec.spec.clauses.zh_tw import STATEMENTS
@@ -24,6 +24,8 @@ from bnspec.spec.properties import load_all
 
 sys.path.insert(0, str(ROOT / "docs"))
 from sitegen import conformance  # noqa: E402
+
+pytestmark = ON_THE_SITES_WORKER
 
 LANGUAGES = ("", "zh-TW/")
 EXTERNAL = re.compile(r"^(https?:)?//", re.IGNORECASE)

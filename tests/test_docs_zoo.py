@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import test_layouts
-from docs_site import built_site, page_file
+from docs_site import ON_THE_SITES_WORKER, built_site, page_file
 from test_diagnosis import ZOO as DIAGNOSED
 from test_meta_zoo import CAUGHT_BY
 from test_optimizer_zoo import ZOO as OPTIMIZER_FAULTS
@@ -26,6 +26,8 @@ from test_variants import CAUGHT_BY as VARIANT_FAULTS
 from zoo.registry import FAULTY
 
 from bnspec.spec.clauses import SUBJECTS, all_clauses
+
+pytestmark = ON_THE_SITES_WORKER
 
 LANGUAGES = ("", "zh-TW/")
 ZOO_PAGE = "conformance/zoo/"

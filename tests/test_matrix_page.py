@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 from cdp import CHROMIUM
-from docs_site import ROOT
+from docs_site import ON_THE_SITES_WORKER, ROOT
 from requirements import need_module, require_program
 
 from bnspec.spec import matrix
 
 sys.path.insert(0, str(ROOT / "docs"))
 from sitegen import conformance  # noqa: E402
+
+pytestmark = ON_THE_SITES_WORKER
 
 CAUSE = "The layer rounds the batch mean to float16 before it centres z"
 #: Three targets: two sharing a cause's key and text (stated once under each), one not installed.
