@@ -101,11 +101,12 @@ def _source_block(dotted: str, page_uri: str, language: str) -> str:
         found = source.snippet(dotted)
     except ValueError as error:
         raise PluginError(f"{page_uri}: {error}") from None
-    label = "API 參考中的" if language == "zh-TW" else "in the API reference"
-    link = links.api_link(dotted, page_uri)
+    entry = f"[`{dotted}`]({links.api_link(dotted, page_uri)})"
+    # The caption under the code, in the word order of each language.
+    caption = f"{entry} 在 API 參考中的條目" if language == "zh-TW" else f"{entry} in the API reference"
     fence = "````" if "```" in found.code else "```"
     return (f'{fence}python title="{found.path.as_posix()}" linenums="{found.first_line}"\n{found.code}\n{fence}\n\n'
-            f"<small>[`{dotted}`]({link}) {label}</small>\n")
+            f"<small>{caption}</small>\n")
 
 
 def _expand(match: re.Match, page) -> str:
