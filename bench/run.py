@@ -56,6 +56,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402 -- after the thread setting, which numpy reads when it loads
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "docs"))
+from sitegen.pages import table, translation  # noqa: E402 -- the docs' folder is put on the path just above
+
 FAST_BN = ROOT / "examples" / "fast_bn.py"
 SHAPES = ((64, 256), (512, 1024), (1024, 8192))
 DTYPES = ("float64", "float32")
@@ -327,17 +330,6 @@ def words(language: str) -> dict[str, str]:
     return WORDS[language]
 
 
-def page_path(page: Path, language: str) -> Path:
-    """The page of ``language``: ``page`` itself in English, else its suffix file (docs/bench.zh-TW.md)."""
-    return page if language == "en" else page.with_name(f"{page.stem}.{language}{page.suffix}")
-
-
-def _table(head: str, rows: list[list[str]]) -> list[str]:
-    """A Markdown table: ``head`` holds the column titles separated by " | "."""
-    titles = head.split(" | ")
-    return [f"| {' | '.join(titles)} |", "|" + "---|" * len(titles), *(f"| {' | '.join(row)} |" for row in rows)]
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms"
 
@@ -370,9 +362,9 @@ def page(results: dict, language: str = "en") -> str:
     lines += [w["intro"].format(threads=mach["torch_default_threads"],
                                 target=results.get("target_ratio", TARGET_RATIO)), ""]
     for name in ("times", "ratios"):
-        lines += [w[name], "", *_table(w[f"{name}_head"], rows[name]), ""]
+        lines += [w[name], "", *table(w[f"{name}_head"], rows[name]), ""]
     lines += [w["fixed"].format(**{name: fixed[name] * 1e6 for name in ("reference", "fast_bn", "torch")}), ""]
-    lines += [w["memory"], "", *_table(w["memory_head"], rows["memory"]), "", w["memory_note"], ""]
+    lines += [w["memory"], "", *table(w["memory_head"], rows["memory"]), "", w["memory_note"], ""]
     slowest = w["list_sep"].join(f"{s['id']} {w['seconds'].format(seconds=s['seconds'])}" for s in check["slowest"])
     lines += [w["check"].format(runs=check["runs"], wall=check["wall_seconds"], clauses=check["clause_seconds"],
                                 status=check["exit_status"], slowest=slowest), ""]
@@ -386,7 +378,7 @@ def write_pages(results: dict, page_file: Path) -> list[Path]:
     """Write the page of every language from the results; returns the files written."""
     written = []
     for language in LANGUAGES:
-        path = page_path(page_file, language)
+        path = translation(page_file, language)
         path.write_text(page(results, language), encoding="utf-8")
         written.append(path)
     return written

@@ -1,17 +1,22 @@
 """The page of mutation/run.py: docs/mutation.md and its translation docs/mutation.zh-TW.md, as text.
 
-Holds the page's words in every language of the site (:data:`WORDS`), the Markdown table helpers and
+Holds the page's words in every language of the site (:data:`WORDS`), the table cells' helpers and
 :func:`render`, which builds one language's page from the results (docs/mutation/results.json, as run.py's
 ``apply_reasons`` completes them) and the survivors' reasons of mutation/reasons.py.  It reads and writes no
-file: run.py decides where the pages go (:func:`page_path` names each language's file) and writes them.
+file: run.py decides where the pages go (docs/sitegen/pages.py ``translation`` names each language's file) and
+writes them.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 
 from reasons import EQUIVALENT, NOT_KILLED_YET, REASONS
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
+from sitegen.pages import table  # noqa: E402 -- the docs' folder is put on the path just above
 
 #: The verdict of a survivor that mutation/reasons.py does not explain (run.py's ``apply_reasons`` gives it).
 UNEXPLAINED = "unexplained"
@@ -176,12 +181,6 @@ def check_translations() -> None:
         raise SystemExit("mutation: missing translations: " + "; ".join(missing))
 
 
-def page_path(page: Path, language: str) -> Path:
-    """The page of ``language``: ``page`` (docs/mutation.md) in English, else its suffix file
-    (docs/mutation.zh-TW.md)."""
-    return page if language == "en" else page.with_name(f"{page.stem}.{language}{page.suffix}")
-
-
 def _code(text: str) -> str:
     """An inline code span for a table cell: pipes escaped (Python-Markdown's tables split on a bare one)."""
     text = text.replace("|", "\\|")
@@ -191,12 +190,6 @@ def _code(text: str) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _table(head: str, rows: list[list[str]]) -> list[str]:
-    """A Markdown table: ``head`` holds the column titles separated by " | "."""
-    titles = head.split(" | ")
-    return [f"| {' | '.join(titles)} |", "|" + "---|" * len(titles), *(f"| {' | '.join(row)} |" for row in rows)]
 
 
 def _clause(clause_id: str | None, titles: dict[str, str], words: dict[str, str]) -> str:
@@ -245,7 +238,7 @@ def render(results: dict, language: str = "en") -> str:
                                 baseline=meta["baseline_seconds"])
                + (w["load"].format(start=load[0], end=load[1]) if load else ""))
     out += [w["timeout"].format(timeout=meta["timeout_seconds"]), ""]
-    out += _table(w["summary_head"], [[
+    out += table(w["summary_head"], [[
         *(str(summary[key]) for key in ("mutants", "killed", "timeouts", "survived", "survived_equivalent",
                                         "survived_not_killed_yet", "survived_unexplained")),
         percent(summary["kill_rate"], w), f"**{percent(summary['kill_rate_non_equivalent'], w)}**"]])
@@ -257,7 +250,7 @@ def render(results: dict, language: str = "en") -> str:
         out.append(w["none_survived"])
     else:
         out += [w["survivors_intro"], ""]
-        out += _table(w["survivors_head"], [
+        out += table(w["survivors_head"], [
             [str(m["line"]), f"`{m['function']}`", _cell(m["operator_label"]),
              f"{_code(m['before'])} -> {_code(m['after'])}", f"**{w[m['verdict']]}**",
              _cell(_reason(m, language, w))] for m in survivors])
@@ -265,17 +258,17 @@ def render(results: dict, language: str = "en") -> str:
         out += ["", w["stale"].format(keys="; ".join(_code(k) for k in results["stale_reasons"]))]
     how = Counter(m["killed_how"] or "(not read)" for m in mutants if m["outcome"] == "killed")
     out += ["", f"## {w['how_heading']}", "", w["how_intro"], ""]
-    out += _table(w["how_head"], [[w[label], str(how[label])] for label in _HOW_ORDER if how[label]])
+    out += table(w["how_head"], [[w[label], str(how[label])] for label in _HOW_ORDER if how[label]])
     by_clause = Counter(m["killed_by"] for m in mutants if m["outcome"] == "killed")
     out += ["", f"## {w['clause_heading']}", "", w["clause_intro"], ""]
-    out += _table(w["clause_head"], [[_clause(clause_id, meta.get("clause_titles", {}), w), str(count)]
+    out += table(w["clause_head"], [[_clause(clause_id, meta.get("clause_titles", {}), w), str(count)]
                                      for clause_id, count in sorted(by_clause.items(),
                                                                     key=lambda kv: (-kv[1], kv[0] or ""))])
     functions: dict[str, Counter[str]] = {}
     for m in mutants:
         functions.setdefault(m["function"], Counter())[m["outcome"]] += 1
     out += ["", f"## {w['function_heading']}", ""]
-    out += _table(w["function_head"], [[f"`{function}`", str(sum(counts.values())), str(counts["killed"]),
+    out += table(w["function_head"], [[f"`{function}`", str(sum(counts.values())), str(counts["killed"]),
                                         str(counts["timeout"]), str(counts["survived"])]
                                        for function, counts in functions.items()])
     width = max(len(command) for command, _ in _REGENERATE) + 2

@@ -53,8 +53,9 @@ from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 
-from page import UNEXPLAINED, WORDS, check_translations, page_path, percent, render
+from page import UNEXPLAINED, WORDS, check_translations, percent, render
 from reasons import EQUIVALENT, NOT_KILLED_YET, REASONS
+from sitegen.pages import translation
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "mutation"
@@ -62,7 +63,7 @@ EXAMPLE = ROOT / "examples" / "learner_bn.py"
 CONFIG = HERE / "cosmic-ray.toml"
 WORKDIR = ROOT / "build" / "mutation"
 SMOKE_WORKDIR = ROOT / "build" / "mutation-limit"  # --limit: never overwrites the last full run's session
-PAGE = ROOT / "docs" / "mutation.md"  # the English page; each translation beside it (page.page_path)
+PAGE = ROOT / "docs" / "mutation.md"  # the English page; each translation beside it (docs/sitegen/pages.py translation)
 RESULTS = ROOT / "docs" / "mutation" / "results.json"
 BIN = Path(sys.executable).parent  # the venv's bin/: cosmic-ray and bnspec (not resolved: a venv's python is a link)
 MODULE = "learner_bn.py"
@@ -426,8 +427,8 @@ def write(results: dict) -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     for language in WORDS:
-        page_path(PAGE, language).write_text(render(results, language), encoding="utf-8")
-    print(f"mutation: wrote {', '.join(str(page_path(PAGE, language).relative_to(ROOT)) for language in WORDS)} and "
+        translation(PAGE, language).write_text(render(results, language), encoding="utf-8")
+    print(f"mutation: wrote {', '.join(str(translation(PAGE, language).relative_to(ROOT)) for language in WORDS)} and "
           f"{RESULTS.relative_to(ROOT)}")
 
 
